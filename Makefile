@@ -1,0 +1,72 @@
+# tsrunc: `make` sets up and builds; `make demo` runs a container; `make test` runs every test.
+PREFIX ?= /usr/local
+NODE ?= node
+TSRUNC := $(NODE) dist/runtime/cli/main.js
+APT_PACKAGES := busybox-static libseccomp2 runc
+EXAMPLE_ROOTFS := bundle-examples/busybox/rootfs bundle-examples/readonly-bind/rootfs
+TESTS ?= dist/conformance/**/*.test.js
+
+.PHONY: all deps build rootfs demo test unit install uninstall conformance bench clean check
+
+all: build rootfs
+
+# Debian packages the runtime, the examples and the tests need (runc is the side-by-side reference).
+.deps-apt: Makefile
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: .deps-apt node_modules/.package-lock.json
+
+build: deps
+	$(NODE) tools/gen-schemas.mjs
+	npx tsc -p .
+	chmod +x dist/runtime/cli/main.js
+
+check: build
+	npx tsc --noEmit -p .
+
+bundle-examples/%/rootfs: bundle-examples/make-rootfs.sh .deps-apt
+	bundle-examples/make-rootfs.sh $@
+
+rootfs: $(EXAMPLE_ROOTFS)
+
+demo: build rootfs
+	@root=$$(mktemp -d); \
+	echo "== tsrunc run --bundle bundle-examples/busybox demo"; \
+	$(TSRUNC) --root $$root run --bundle bundle-examples/busybox demo; s1=$$?; \
+	echo "== tsrunc run --bundle bundle-examples/readonly-bind demo-ro"; \
+	$(TSRUNC) --root $$root run --bundle bundle-examples/readonly-bind demo-ro; s2=$$?; \
+	rmdir $$root; test $$s1 -eq 0 -a $$s2 -eq 0
+
+test: build rootfs
+	npx tap --disable-coverage --allow-empty-coverage --reporter=terse --timeout=120 --jobs=2 $(TESTS)
+
+unit: build
+	npx tap --disable-coverage --allow-empty-coverage --timeout=60 dist/conformance/unit/*.test.js
+
+# OCI runtime-tools validation, built by you in RUNTIME_TOOLS (see conformance/runtime-tools/README.md).
+conformance: build rootfs
+	@test -n "$(RUNTIME_TOOLS)" || { echo "usage: make conformance RUNTIME_TOOLS=DIR"; exit 2; }
+	RUNTIME_TOOLS=$(RUNTIME_TOOLS) bash conformance/runtime-tools/run.sh
+
+install: build
+	rm -rf $(DESTDIR)$(PREFIX)/lib/tsrunc
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/tsrunc $(DESTDIR)$(PREFIX)/bin
+	cp -r dist package.json package-lock.json $(DESTDIR)$(PREFIX)/lib/tsrunc/
+	cd $(DESTDIR)$(PREFIX)/lib/tsrunc && npm ci --omit=dev --no-audit --no-fund >/dev/null
+	printf '#!/bin/sh\nexec %s %s/lib/tsrunc/dist/runtime/cli/main.js "$$@"\n' "$$(command -v $(NODE))" "$(PREFIX)" > $(DESTDIR)$(PREFIX)/bin/tsrunc
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/tsrunc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/lib/tsrunc $(DESTDIR)$(PREFIX)/bin/tsrunc
+
+clean:
+	rm -rf dist runtime/spec/generated $(EXAMPLE_ROOTFS) .deps-apt

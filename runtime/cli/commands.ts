@@ -1,0 +1,122 @@
+/**
+ * Every verb, runc's names, flags and positional order. Handlers import their implementation
+ * lazily so that each command loads only what it uses (every command pays Node's start-up).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { TsruncError } from '../errors.js';
+import type { GlobalArgs } from './global-options.js';
+import { writeOut } from './output.js';
+
+interface IdArgs extends GlobalArgs {
+  id: string;
+}
+
+const idPositional = (y: Argv): Argv =>
+  y.positional('id', { type: 'string', demandOption: true, describe: 'container id' });
+
+/**
+ * yargs infers argument types from builder chains, which does not survive lazy handlers;
+ * each handler states the arguments it reads instead, checked against the builder by tests.
+ */
+function verb<A>(
+  y: Argv,
+  name: string,
+  describe: string,
+  builder: (y: Argv) => Argv,
+  handler: (args: A) => Promise<void>,
+): Argv {
+  return y.command(name, describe, builder, handler as unknown as (args: ArgumentsCamelCase) => Promise<void>);
+}
+
+export function registerCommands(y: Argv): Argv {
+  y = verb(y,
+      'create <id>',
+      'create a container from a bundle; it waits, ready, until start',
+      (c: Argv) =>
+        idPositional(c)
+          .option('bundle', { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' })
+          .option('pid-file', { type: 'string', describe: "file to write the container init's pid to" })
+          .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' }),
+      async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean }) => {
+        const { createContainer } = await import('../container/create.js');
+        await createContainer({
+          root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, keepChild: false,
+        });
+      },
+    );
+  y = verb(y, 'start <id>', 'start the process of a created container', idPositional, async (args: IdArgs) => {
+      const { startContainer } = await import('../container/start.js');
+      startContainer(args.root, args.id);
+    });
+  y = verb(y, 'state <id>', 'print the OCI state of a container as JSON', idPositional, async (args: IdArgs) => {
+      const { containerState } = await import('../container/query.js');
+      writeOut(`${JSON.stringify(containerState(args.root, args.id), null, 2)}\n`);
+    });
+  y = verb(y,
+      'kill <id> [signal]',
+      'send a signal (default SIGTERM) to the container init',
+      (c: Argv) =>
+        idPositional(c)
+          .positional('signal', { type: 'string', default: 'SIGTERM', describe: 'KILL, SIGKILL or 9 alike' })
+          .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'signal every process of the container (needs cgroups; not yet)' }),
+      async (args: IdArgs & { signal: string; all: boolean }) => {
+        const { parseSignal } = await import('../container/signals.js');
+        const { killContainer } = await import('../container/kill.js');
+        killContainer(args.root, args.id, parseSignal(args.signal));
+      },
+    );
+  y = verb(y,
+      'delete <id>',
+      'delete a stopped container and everything it holds',
+      (c: Argv) => idPositional(c).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill it first if it is running' }),
+      async (args: IdArgs & { force: boolean }) => {
+        const { deleteContainer } = await import('../container/delete.js');
+        deleteContainer(args.root, args.id, args.force);
+      },
+    );
+  y = verb(y,
+      'run <id>',
+      'create and start a container; without --detach wait for it and exit with its status',
+      (c: Argv) =>
+        idPositional(c)
+          .option('bundle', { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' })
+          .option('pid-file', { type: 'string', describe: "file to write the container init's pid to" })
+          .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' })
+          .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs' }),
+      async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean; detach: boolean }) => {
+        const { runContainer } = await import('../container/run.js');
+        process.exitCode = await runContainer({
+          root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, detach: args.detach,
+        });
+      },
+    );
+  y = verb(y,
+      'list',
+      'list containers',
+      (c: Argv) =>
+        c
+          .option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only ids' }),
+      async (args: GlobalArgs & { format: 'table' | 'json'; quiet: boolean }) => {
+        const { listContainers, formatTable } = await import('../container/query.js');
+        const states = listContainers(args.root);
+        if (args.quiet) writeOut(states.map((s) => `${s['id']}\n`).join(''));
+        else if (args.format === 'json') writeOut(`${JSON.stringify(states)}\n`);
+        else writeOut(formatTable(states));
+      },
+    );
+  y = verb(y,
+      'spec',
+      'write a default config.json into the bundle',
+      (c: Argv) => c.option('bundle', { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' }),
+      async (args: GlobalArgs & { bundle?: string }) => {
+        const { defaultConfig } = await import('../spec/default-config.js');
+        const file = path.join(path.resolve(args.bundle ?? '.'), 'config.json');
+        if (fs.existsSync(file)) throw new TsruncError(`File ${file} exists. Remove it first.`);
+        fs.writeFileSync(file, `${JSON.stringify(defaultConfig(), null, '\t')}\n`, { mode: 0o666 });
+      },
+    );
+  return y;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/** tsrunc's command line: runc's verbs, flags, outputs and exit codes. */
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { errorLine } from '../errors.js';
+import { registerCommands } from './commands.js';
+import { withGlobalOptions } from './global-options.js';
+import { configureLog, logDebug, logError } from './log.js';
+import { writeOut } from './output.js';
+import { TSRUNC_VERSION, SPEC_VERSION } from './version.js';
+
+function fail(message: string): never {
+  logError(message);
+  process.exit(1);
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    writeOut(`tsrunc version ${TSRUNC_VERSION}\nspec: ${SPEC_VERSION}\nnode: ${process.version}\n`);
+    return;
+  }
+  const parser = withGlobalOptions(yargs(argv))
+    .scriptName('tsrunc')
+    .usage('$0 [global options] <command> [options] <id>')
+    .version(false)
+    .strict()
+    .demandCommand(1, 'tsrunc needs a command; see --help')
+    .middleware((args) => {
+      configureLog({ file: args.log, format: args.logFormat, debug: args.debug });
+      logDebug(`tsrunc ${argv.join(' ')}`);
+    })
+    .fail((message, error) => {
+      fail(error ? errorLine(error) : message);
+    })
+    .help()
+    .wrap(100); // fixed: asking process.stdout for its width would set O_NONBLOCK on it
+  await registerCommands(parser as unknown as Argv).parseAsync();
+}
+
+main(hideBin(process.argv)).catch((error: unknown) => fail(errorLine(error)));

@@ -1,0 +1,135 @@
+/**
+ * `tsrunc create`: validate, plan, make the state directory, spawn the init in the container's
+ * namespaces, hand it the plan, and return once it reports ready. Any failure removes
+ * everything this call made (init process, state directory) before the error is reported.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { TsruncError } from '../errors.js';
+import { loadConfig } from '../spec/load.js';
+import type { TsruncState } from '../spec/state.js';
+import * as libc from '../linux/libc.js';
+import { readProcStat } from '../linux/proc-stat.js';
+import { spawnInNamespaces } from '../linux/spawn-in-namespaces.js';
+import { INIT_CHANNEL_FD, MessageReader } from '../init/channel.js';
+import { validateId } from './id.js';
+import { planContainer } from './plan-init.js';
+import {
+  EXEC_FIFO, createContainerDir, removeContainerDir, writeFileAtomic, writeState, type LockedDir,
+} from './state-store.js';
+
+export interface CreateOptions {
+  root: string;
+  id: string;
+  bundle: string | undefined;
+  pidFile: string | undefined;
+  noPivot: boolean;
+  /** `run` keeps the init as its child to wait for it; `create` lets it go. */
+  keepChild: boolean;
+}
+
+export interface CreatedContainer {
+  pid: number;
+  dir: string;
+  child: ChildProcess;
+}
+
+const initScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'init', 'main.js');
+
+function waitForReady(child: ChildProcess, channel: Duplex): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const reader = new MessageReader();
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      channel.removeAllListeners('data');
+      if (error) reject(error);
+      else resolve();
+    };
+    channel.on('data', (chunk: Buffer) => {
+      for (const message of reader.push(chunk)) {
+        if (message.type === 'ready') settle();
+        else settle(new TsruncError(message.message));
+      }
+    });
+    channel.on('error', () => undefined); // the exit handler below reports what matters
+    child.on('error', (error) => settle(new TsruncError(`starting the init: ${error.message}`)));
+    // 'close' comes after the channel is drained, so an error message sent just before
+    // exiting is reported rather than this generic line.
+    child.on('close', (code, signal) =>
+      settle(new TsruncError(`the container init exited before it was ready (${signal ?? `status ${code}`})`)),
+    );
+  });
+}
+
+async function killAndReap(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function createContainer(options: CreateOptions): Promise<CreatedContainer> {
+  validateId(options.id);
+  const bundle = path.resolve(options.bundle ?? process.cwd());
+  const config = loadConfig(bundle);
+  const rootfsPath = path.resolve(bundle, config.root?.path ?? '');
+  if (!fs.existsSync(rootfsPath) || !fs.statSync(rootfsPath).isDirectory()) {
+    throw new TsruncError(`rootfs: ${rootfsPath}: no such directory (config.json /root/path)`);
+  }
+  let lock: LockedDir | undefined = createContainerDir(options.root, options.id);
+  const dir = lock.dir;
+  let child: ChildProcess | undefined;
+  try {
+    const plan = planContainer(config, { id: options.id, bundle, stateDir: dir, noPivot: options.noPivot });
+    const fifo = path.join(dir, EXEC_FIFO);
+    libc.mkfifo(fifo, 0o622, `creating ${fifo}`);
+    fs.chmodSync(fifo, 0o622);
+
+    child = spawnInNamespaces(plan.namespaces, {
+      command: process.execPath,
+      args: [initScript],
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      env: {},
+    });
+    const channel = child.stdio[INIT_CHANNEL_FD] as Duplex;
+    const ready = waitForReady(child, channel);
+    channel.write(`${JSON.stringify(plan.init)}\n`);
+    await ready;
+
+    const pid = child.pid!;
+    const stat = readProcStat(pid);
+    if (!stat) throw new TsruncError(`the container init (pid ${pid}) vanished after it was ready`);
+    const state: TsruncState = {
+      ociVersion: config.ociVersion,
+      id: options.id,
+      status: 'created',
+      pid,
+      bundle,
+      rootfs: rootfsPath,
+      created: new Date().toISOString(),
+      initStartTime: stat.startTime,
+      owner: os.userInfo().username,
+      annotations: config.annotations ?? {},
+      config,
+    };
+    writeState(dir, state);
+    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${pid}`);
+    channel.destroy();
+    if (!options.keepChild) child.unref();
+    lock.release();
+    lock = undefined;
+    return { pid, dir, child };
+  } catch (error) {
+    if (child) await killAndReap(child);
+    removeContainerDir(dir);
+    throw error;
+  } finally {
+    lock?.release();
+  }
+}

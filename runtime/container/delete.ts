@@ -1,0 +1,44 @@
+/**
+ * `tsrunc delete`: remove a stopped (or never started) container; --force kills a running one
+ * first. An unknown id is an error, except with --force (runc's behaviour).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { TsruncError } from '../errors.js';
+import { isSameLiveProcess } from '../linux/proc-stat.js';
+import { pollUntil } from '../linux/wait.js';
+import { STATE_FILE, containerDir, openContainer, removeContainerDir } from './state-store.js';
+import { containerStatus } from './status.js';
+
+const KILL_WAIT_MS = 10_000;
+
+export function deleteContainer(root: string, id: string, force: boolean): void {
+  const dir = containerDir(root, id);
+  if (!fs.existsSync(path.join(dir, STATE_FILE))) {
+    if (force) {
+      removeContainerDir(dir); // a half-made directory, if any
+      return;
+    }
+    throw new TsruncError(`container ${id} does not exist`);
+  }
+  const { lock, state } = openContainer(root, id);
+  try {
+    const status = containerStatus(state, lock.dir);
+    if (status === 'running' && !force) {
+      throw new TsruncError(`cannot delete container ${id} that is not stopped: running`);
+    }
+    if (status !== 'stopped') {
+      try {
+        process.kill(state.pid, 'SIGKILL');
+      } catch {
+        // already gone between the check and the kill
+      }
+      if (!pollUntil(() => !isSameLiveProcess(state.pid, state.initStartTime), KILL_WAIT_MS)) {
+        throw new TsruncError(`container ${id}: init (pid ${state.pid}) did not die after SIGKILL`);
+      }
+    }
+    removeContainerDir(lock.dir);
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Pure planner: a validated config.json (plus the bundle and create's flags) → the plan the
+ * init carries out and the namespaces the parent enters. Every config error that can be found
+ * without touching the system is found here, before anything is created.
+ */
+import path from 'node:path';
+import type { OciConfig } from '../spec/config.js';
+import type { InitPlan, MountStep } from '../init/plan.js';
+import { TsruncError } from '../errors.js';
+import { planNamespaces, type NamespacePlan } from '../linux/namespaces.js';
+import { parseMountOptions, rootPropagationFlags } from '../linux/mount-options.js';
+import { planCapabilities } from '../linux/capabilities.js';
+import { planRlimits } from '../linux/rlimits.js';
+import { planDevices } from '../linux/devices.js';
+
+export interface CreateFlags {
+  id: string;
+  bundle: string;
+  stateDir: string;
+  noPivot: boolean;
+}
+
+export interface ContainerPlan {
+  init: InitPlan;
+  namespaces: NamespacePlan;
+}
+
+function planMounts(config: OciConfig, bundle: string): MountStep[] {
+  return (config.mounts ?? []).map((mount, index) => {
+    if (!path.isAbsolute(mount.destination)) {
+      throw new TsruncError(`config.json: /mounts/${index}/destination: "${mount.destination}" is not an absolute path`);
+    }
+    const options = parseMountOptions(mount.options ?? []);
+    const type = mount.type ?? '';
+    const isBind = (options.flags & 0x1000) !== 0 || type === 'bind';
+    const source = mount.source ?? '';
+    if (isBind && source === '') throw new TsruncError(`config.json: /mounts/${index}/source: a bind mount needs a source`);
+    return {
+      // Relative bind sources are relative to the bundle (runtime-spec, "Mounts").
+      source: isBind && !path.isAbsolute(source) ? path.join(bundle, source) : source,
+      destination: path.posix.normalize(mount.destination),
+      type: type === 'bind' ? '' : type,
+      flags: isBind ? options.flags | 0x1000 : options.flags,
+      propagation: options.propagation,
+      data: options.data,
+      index,
+    };
+  });
+}
+
+export function planContainer(config: OciConfig, flags: CreateFlags): ContainerPlan {
+  const linux = config.linux ?? {};
+  const namespaces = planNamespaces(linux.namespaces ?? []);
+  const has = (type: string) => namespaces.types.includes(type as never);
+  if (!has('mount')) throw new TsruncError('config.json: /linux/namespaces: a mount namespace is required');
+  if (config.hostname !== undefined && config.hostname !== '' && !has('uts')) {
+    throw new TsruncError('config.json: /hostname: setting the hostname needs a uts namespace');
+  }
+  if (config.domainname !== undefined && config.domainname !== '' && !has('uts')) {
+    throw new TsruncError('config.json: /domainname: setting the domainname needs a uts namespace');
+  }
+  const process = config.process;
+  if (!process) throw new TsruncError('config.json: /process: tsrunc create needs a process');
+  if (!process.args || process.args.length === 0) {
+    throw new TsruncError('config.json: /process/args: must name the program to run');
+  }
+  if (process.terminal) {
+    throw new TsruncError('config.json: /process/terminal: terminals are not supported yet by tsrunc');
+  }
+  if (!config.root?.path) throw new TsruncError('config.json: /root/path: required');
+
+  const propagation = rootPropagationFlags(linux.rootfsPropagation);
+  if (linux.rootfsPropagation && propagation === undefined) {
+    throw new TsruncError(`config.json: /linux/rootfsPropagation: unknown propagation "${linux.rootfsPropagation}"`);
+  }
+  const mounts = planMounts(config, flags.bundle);
+  const devMount = mounts.find((m) => m.destination === '/dev');
+  const user = process.user ?? { uid: 0, gid: 0 };
+
+  return {
+    namespaces,
+    init: {
+      containerId: flags.id,
+      stateDir: flags.stateDir,
+      rootfs: {
+        rootfs: path.resolve(flags.bundle, config.root.path),
+        readonly: config.root.readonly === true,
+        propagation,
+        noPivot: flags.noPivot,
+        mounts,
+        mountDefaultDev: devMount === undefined,
+        createDevices: devMount === undefined || (devMount.flags & 0x1000) === 0,
+        devices: planDevices(linux.devices ?? []),
+        maskedPaths: [...(linux.maskedPaths ?? [])],
+        readonlyPaths: [...(linux.readonlyPaths ?? [])],
+      },
+      hostname: config.hostname || undefined,
+      domainname: config.domainname || undefined,
+      newCgroupNamespace: namespaces.newCgroupNamespace,
+      process: {
+        args: [...process.args],
+        env: [...(process.env ?? [])],
+        cwd: process.cwd,
+        uid: user.uid,
+        gid: user.gid,
+        additionalGids: [...(user.additionalGids ?? [])],
+        umask: user.umask,
+        noNewPrivileges: process.noNewPrivileges === true,
+        oomScoreAdj: process.oomScoreAdj,
+        rlimits: planRlimits(process.rlimits ?? []),
+        capabilities: process.capabilities ? planCapabilities(process.capabilities) : undefined,
+      },
+    },
+  };
+}

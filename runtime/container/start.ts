@@ -1,0 +1,42 @@
+/**
+ * `tsrunc start`: open exec.fifo for reading, which releases the init blocked on opening it
+ * for writing; read the byte it writes (proof that it passed the gate), then remove the fifo.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { TsruncError } from '../errors.js';
+import { isSameLiveProcess } from '../linux/proc-stat.js';
+import { sleepSync } from '../linux/wait.js';
+import { EXEC_FIFO, openContainer } from './state-store.js';
+import { containerStatus } from './status.js';
+
+export function startContainer(root: string, id: string): void {
+  const { lock, state } = openContainer(root, id);
+  try {
+    const status = containerStatus(state, lock.dir);
+    if (status === 'stopped') throw new TsruncError(`cannot start a container that has stopped: ${id}`);
+    if (status === 'running') throw new TsruncError(`cannot start an already running container: ${id}`);
+    const fifoPath = path.join(lock.dir, EXEC_FIFO);
+    // Non-blocking, so a dead init cannot leave `start` hanging forever.
+    const fd = fs.openSync(fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const byte = Buffer.alloc(1);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (fs.readSync(fd, byte, 0, 1, null) === 1) break;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        }
+        if (attempt % 64 === 63 && !isSameLiveProcess(state.pid, state.initStartTime)) {
+          throw new TsruncError(`container ${id}: the init exited before it could start the process`);
+        }
+        sleepSync(1);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.rmSync(fifoPath, { force: true });
+  } finally {
+    lock.release();
+  }
+}

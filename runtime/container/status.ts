@@ -1,0 +1,30 @@
+/** A container's status is derived, never trusted from disk: the init's liveness and exec.fifo. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TsruncState } from '../spec/state.js';
+import { isSameLiveProcess } from '../linux/proc-stat.js';
+import { EXEC_FIFO } from './state-store.js';
+
+export type ContainerStatus = 'created' | 'running' | 'stopped';
+
+export function containerStatus(state: TsruncState, dir: string): ContainerStatus {
+  if (!state.pid || !isSameLiveProcess(state.pid, state.initStartTime)) return 'stopped';
+  return fs.existsSync(path.join(dir, EXEC_FIFO)) ? 'created' : 'running';
+}
+
+/** The OCI state as `tsrunc state` prints it (runc's field order; pid 0 once stopped). */
+export function ociStateView(state: TsruncState, dir: string): Record<string, unknown> {
+  const status = containerStatus(state, dir);
+  const view: Record<string, unknown> = {
+    ociVersion: state.ociVersion,
+    id: state.id,
+    pid: status === 'stopped' ? 0 : state.pid,
+    status,
+    bundle: state.bundle,
+    rootfs: state.rootfs,
+    created: state.created,
+    owner: state.owner ?? '',
+  };
+  if (state.annotations && Object.keys(state.annotations).length > 0) view['annotations'] = state.annotations;
+  return view;
+}

@@ -1,0 +1,118 @@
+/**
+ * The container's init: a fresh Node process that `tsrunc create` spawned inside the new
+ * namespaces (it is PID 1 there). It prepares everything from the plan, reports ready,
+ * waits for `tsrunc start` on exec.fifo, and execve()s the user program, which replaces it.
+ * It never touches process.stdout/console: see DESIGN.md on O_NONBLOCK and shared stdio.
+ */
+import fs from 'node:fs';
+import type { InitPlan } from './plan.js';
+import { INIT_CHANNEL_FD, readLineSync, sendSync } from './channel.js';
+import { enterCwd, resolveExecutable, switchUser, withHome } from './process.js';
+import { errorLine } from '../errors.js';
+import * as libc from '../linux/libc.js';
+import { CLONE_NEWCGROUP } from '../linux/namespaces.js';
+import { prepareRootfs } from '../linux/rootfs.js';
+import { applyRlimits } from '../linux/rlimits.js';
+import { applyCapabilitySets, dropBoundingSet, lastCapability } from '../linux/capabilities.js';
+
+const O_WRONLY = 1;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+const O_PATH = 0o10000000;
+const PR_SET_NO_NEW_PRIVS = 38;
+const DEFAULT_UMASK = 0o022;
+
+let step = 'reading the plan';
+
+function prepare(plan: InitPlan): { executable: string; env: string[]; stateDirFd: number } {
+  step = 'opening the state directory';
+  // Kept across pivot_root so exec.fifo stays reachable; close-on-exec, so it never leaks.
+  const stateDirFd = libc.open(plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
+  if (plan.newCgroupNamespace) {
+    step = 'creating the cgroup namespace';
+    libc.unshare(CLONE_NEWCGROUP, 'unshare(cgroup)');
+  }
+  const proc = plan.process;
+  if (proc.oomScoreAdj !== undefined) {
+    step = 'setting oomScoreAdj';
+    fs.writeFileSync('/proc/self/oom_score_adj', `${proc.oomScoreAdj}`);
+  }
+  // Known before pivot_root, because /proc may not be mounted in the container.
+  const lastCap = lastCapability();
+
+  step = 'preparing the rootfs';
+  prepareRootfs(plan.rootfs);
+  if (plan.hostname !== undefined) {
+    step = 'setting the hostname';
+    libc.sethostname(plan.hostname, `hostname ${plan.hostname}`);
+  }
+  if (plan.domainname !== undefined) {
+    step = 'setting the domainname';
+    libc.setdomainname(plan.domainname, `domainname ${plan.domainname}`);
+  }
+
+  step = 'setting rlimits';
+  applyRlimits(proc.rlimits);
+  step = 'entering cwd';
+  enterCwd(proc.cwd);
+  step = 'changing user';
+  if (proc.capabilities) dropBoundingSet(proc.capabilities, lastCap);
+  switchUser(proc);
+  if (proc.capabilities) {
+    step = 'setting capabilities';
+    applyCapabilitySets(proc.capabilities, lastCap);
+  }
+  if (proc.noNewPrivileges) {
+    step = 'setting noNewPrivileges';
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 'prctl(PR_SET_NO_NEW_PRIVS)');
+  }
+  libc.umask(proc.umask ?? DEFAULT_UMASK);
+  step = 'looking up the executable';
+  const env = withHome(proc.env, proc.uid);
+  const executable = resolveExecutable(proc.args[0]!, env, proc.cwd);
+  return { executable, env, stateDirFd };
+}
+
+/** Blocks until `tsrunc start` opens exec.fifo for reading, then tells it we got there. */
+function waitForStart(stateDirFd: number): void {
+  step = 'waiting for start';
+  const fifo = libc.openat(stateDirFd, 'exec.fifo', O_WRONLY | O_CLOEXEC, 0, 'opening exec.fifo');
+  libc.writeAll(fifo, Buffer.from('0'), 'writing exec.fifo');
+  libc.close(fifo);
+  libc.close(stateDirFd);
+}
+
+function execContainerProcess(plan: InitPlan, executable: string, env: string[]): never {
+  step = 'executing the container process';
+  for (const fd of [0, 1, 2]) {
+    if (libc.isOpen(fd)) libc.makeInheritable(fd, `stdio fd ${fd}`);
+  }
+  libc.cloexecFrom(3, 'marking inherited fds close-on-exec');
+  return libc.execve(executable, plan.process.args, env, `exec ${executable}`);
+}
+
+function main(): void {
+  let plan: InitPlan;
+  try {
+    plan = JSON.parse(readLineSync(INIT_CHANNEL_FD)) as InitPlan;
+  } catch (error) {
+    process.exit(1); // the parent is gone or sent nothing: nobody to report to
+  }
+  try {
+    const { executable, env, stateDirFd } = prepare(plan);
+    sendSync(INIT_CHANNEL_FD, { type: 'ready' });
+    waitForStart(stateDirFd);
+    execContainerProcess(plan, executable, env);
+  } catch (error) {
+    const message = `${step}: ${errorLine(error)}`;
+    try {
+      sendSync(INIT_CHANNEL_FD, { type: 'error', message });
+    } catch {
+      // After ready the parent may be gone (create returned): stderr is all that is left.
+      fs.writeSync(2, `tsrunc init: ${message}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+main();

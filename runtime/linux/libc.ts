@@ -1,0 +1,243 @@
+/**
+ * The only module that loads koffi and declares libc symbols. Every other module calls the
+ * kernel through the typed wrappers here, which throw SyscallError (with the errno name and
+ * the caller's context) instead of returning -1.
+ */
+import koffi from 'koffi';
+import { constants as osConstants } from 'node:os';
+import { SyscallError } from '../errors.js';
+
+const lib = koffi.load('libc.so.6');
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
+);
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** Throws a SyscallError built from the current errno when `result` is negative. */
+function check(result: number | bigint, call: string, context: string): number {
+  const value = Number(result);
+  if (value < 0) {
+    const errno = koffi.errno();
+    throw new SyscallError(call, errno, errnoName(errno), context);
+  }
+  return value;
+}
+
+type Fn<A extends unknown[], R> = (...args: A) => R;
+function declare<A extends unknown[], R>(prototype: string): Fn<A, R> {
+  return lib.func(prototype) as unknown as Fn<A, R>;
+}
+
+// Registered by name for the prototypes below.
+koffi.struct('tsrunc_rlimit', { cur: 'uint64_t', max: 'uint64_t' });
+koffi.struct('tsrunc_cap_header', { version: 'uint32_t', pid: 'int' });
+koffi.struct('tsrunc_cap_data', {
+  effective: 'uint32_t',
+  permitted: 'uint32_t',
+  inheritable: 'uint32_t',
+});
+
+const c = {
+  unshare: declare<[number], number>('int unshare(int flags)'),
+  setns: declare<[number, number], number>('int setns(int fd, int nstype)'),
+  mount: declare<[string | null, string, string | null, number, string | null], number>(
+    'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  ),
+  umount2: declare<[string, number], number>('int umount2(const char *target, int flags)'),
+  syscall2s: declare<[number, ...unknown[]], number>('long syscall(long number, ...)'),
+  chroot: declare<[string], number>('int chroot(const char *path)'),
+  chdir: declare<[string], number>('int chdir(const char *path)'),
+  fchdir: declare<[number], number>('int fchdir(int fd)'),
+  sethostname: declare<[string, number], number>('int sethostname(const char *name, size_t len)'),
+  setdomainname: declare<[string, number], number>('int setdomainname(const char *name, size_t len)'),
+  mknod: declare<[string, number, number], number>('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+  mkfifo: declare<[string, number], number>('int mkfifo(const char *path, uint32_t mode)'),
+  open: declare<[string, number, number], number>('int open(const char *path, int flags, uint32_t mode)'),
+  openat: declare<[number, string, number, number], number>(
+    'int openat(int dirfd, const char *path, int flags, uint32_t mode)',
+  ),
+  close: declare<[number], number>('int close(int fd)'),
+  write: declare<[number, Buffer, number], number>('long write(int fd, const void *buf, size_t count)'),
+  flock: declare<[number, number], number>('int flock(int fd, int operation)'),
+  fcntl: declare<[number, number, ...unknown[]], number>('int fcntl(int fd, int cmd, ...)'),
+  closeRange: declare<[number, number, number], number>('int close_range(uint32_t first, uint32_t last, int flags)'),
+  prctl: declare<[number, number, number, number, number], number>(
+    'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+  ),
+  capset: declare<[unknown, unknown], number>(
+    'int capset(tsrunc_cap_header *header, tsrunc_cap_data *data)',
+  ),
+  setrlimit: declare<[number, unknown], number>('int setrlimit(int resource, const tsrunc_rlimit *rlim)'),
+  setresuid: declare<[number, number, number], number>('int setresuid(uint32_t r, uint32_t e, uint32_t s)'),
+  setresgid: declare<[number, number, number], number>('int setresgid(uint32_t r, uint32_t e, uint32_t s)'),
+  setgroups: declare<[number, number[]], number>('int setgroups(size_t size, const uint32_t *list)'),
+  execve: declare<[string, (string | null)[], (string | null)[]], number>(
+    'int execve(const char *path, const char **argv, const char **envp)',
+  ),
+  umask: declare<[number], number>('uint32_t umask(uint32_t mask)'),
+};
+
+const SYS_pivot_root = 155; // x86_64; glibc has no wrapper for pivot_root
+
+export function unshare(flags: number, context: string): void {
+  check(c.unshare(flags), 'unshare', context);
+}
+
+export function setns(fd: number, nstype: number, context: string): void {
+  check(c.setns(fd, nstype), 'setns', context);
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null,
+  context: string,
+): void {
+  check(c.mount(source, target, fstype, flags, data), 'mount', context);
+}
+
+export function umount2(target: string, flags: number, context: string): void {
+  check(c.umount2(target, flags), 'umount2', context);
+}
+
+export function pivotRoot(newRoot: string, putOld: string, context: string): void {
+  check(c.syscall2s(SYS_pivot_root, 'str', newRoot, 'str', putOld), 'pivot_root', context);
+}
+
+export function chroot(path: string, context: string): void {
+  check(c.chroot(path), 'chroot', context);
+}
+
+export function chdir(path: string, context: string): void {
+  check(c.chdir(path), 'chdir', context);
+}
+
+export function fchdir(fd: number, context: string): void {
+  check(c.fchdir(fd), 'fchdir', context);
+}
+
+export function sethostname(name: string, context: string): void {
+  check(c.sethostname(name, Buffer.byteLength(name)), 'sethostname', context);
+}
+
+export function setdomainname(name: string, context: string): void {
+  check(c.setdomainname(name, Buffer.byteLength(name)), 'setdomainname', context);
+}
+
+export function mknod(path: string, mode: number, dev: number, context: string): void {
+  check(c.mknod(path, mode, dev), 'mknod', context);
+}
+
+export function mkfifo(path: string, mode: number, context: string): void {
+  check(c.mkfifo(path, mode), 'mkfifo', context);
+}
+
+export function open(path: string, flags: number, mode: number, context: string): number {
+  return check(c.open(path, flags, mode), 'open', context);
+}
+
+export function openat(dirfd: number, path: string, flags: number, mode: number, context: string): number {
+  return check(c.openat(dirfd, path, flags, mode), 'openat', context);
+}
+
+export function close(fd: number): void {
+  c.close(fd);
+}
+
+export function writeAll(fd: number, data: Buffer, context: string): void {
+  let offset = 0;
+  while (offset < data.length) {
+    const chunk = data.subarray(offset);
+    offset += check(c.write(fd, chunk, chunk.length), 'write', context);
+  }
+}
+
+export const LOCK_EX = 2;
+export function flock(fd: number, operation: number, context: string): void {
+  check(c.flock(fd, operation), 'flock', context);
+}
+
+const F_GETFD = 1;
+const F_SETFD = 2;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const FD_CLOEXEC = 1;
+const O_NONBLOCK = 0o4000;
+
+/** Clears close-on-exec and O_NONBLOCK so `fd` reaches the exec'd program as a plain fd. */
+export function makeInheritable(fd: number, context: string): void {
+  const fdFlags = check(c.fcntl(fd, F_GETFD), 'fcntl(F_GETFD)', context);
+  check(c.fcntl(fd, F_SETFD, 'int', fdFlags & ~FD_CLOEXEC), 'fcntl(F_SETFD)', context);
+  const statusFlags = check(c.fcntl(fd, F_GETFL), 'fcntl(F_GETFL)', context);
+  if (statusFlags & O_NONBLOCK) {
+    check(c.fcntl(fd, F_SETFL, 'int', statusFlags & ~O_NONBLOCK), 'fcntl(F_SETFL)', context);
+  }
+}
+
+export function isOpen(fd: number): boolean {
+  return c.fcntl(fd, F_GETFD) >= 0;
+}
+
+const CLOSE_RANGE_CLOEXEC = 4;
+/** Marks every fd from `first` up close-on-exec, so nothing Node holds leaks into the container. */
+export function cloexecFrom(first: number, context: string): void {
+  check(c.closeRange(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), 'close_range', context);
+}
+
+export function prctl(option: number, a2: number, a3: number, context: string): number {
+  return check(c.prctl(option, a2, a3, 0, 0), 'prctl', context);
+}
+
+/** prctl that reports failure as a return value: used for probing (e.g. PR_CAPBSET_READ). */
+export function prctlRaw(option: number, a2: number): number {
+  return c.prctl(option, a2, 0, 0, 0);
+}
+
+export interface CapabilityWords {
+  effective: [number, number];
+  permitted: [number, number];
+  inheritable: [number, number];
+}
+
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+export function capset(words: CapabilityWords, context: string): void {
+  const header = { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+  const data = [0, 1].map((i) => ({
+    effective: words.effective[i] >>> 0,
+    permitted: words.permitted[i] >>> 0,
+    inheritable: words.inheritable[i] >>> 0,
+  }));
+  check(c.capset(header, data), 'capset', context);
+}
+
+export function setrlimit(resource: number, soft: bigint, hard: bigint, context: string): void {
+  check(c.setrlimit(resource, { cur: soft, max: hard }), 'setrlimit', context);
+}
+
+export function setresuid(uid: number, context: string): void {
+  check(c.setresuid(uid, uid, uid), 'setresuid', context);
+}
+
+export function setresgid(gid: number, context: string): void {
+  check(c.setresgid(gid, gid, gid), 'setresgid', context);
+}
+
+export function setgroups(gids: number[], context: string): void {
+  check(c.setgroups(gids.length, gids.length > 0 ? gids : [0]), 'setgroups', context);
+}
+
+/** Replaces this process; returns only by throwing. */
+export function execve(path: string, argv: string[], envp: string[], context: string): never {
+  check(c.execve(path, [...argv, null], [...envp, null]), 'execve', context);
+  throw new Error('execve returned without an error');
+}
+
+export function umask(mask: number): number {
+  return c.umask(mask);
+}
