@@ -93,7 +93,8 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
 
     child = spawnInNamespaces(plan.namespaces, {
       command: process.execPath,
-      args: [initScript],
+      // The id and state dir are there for `ps` readers (and tests looking for leaks).
+      args: [initScript, options.id, dir],
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
       env: {},
     });

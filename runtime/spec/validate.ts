@@ -33,9 +33,14 @@ export function validateConfig(value: unknown, fileLabel = 'config.json'): OciCo
   return value as OciConfig;
 }
 
-/** Checks `value` against the state.json schema (which embeds the config schema); throws every problem at once. */
+/** Checks `value` against the state.json schema, including its embedded config; throws every problem at once. */
 export function validateState(value: unknown, fileLabel = 'state.json'): TsruncState {
-  report(schemaProblems(checkStateSchema, value), fileLabel);
+  const problems = schemaProblems(checkStateSchema, value);
+  // The generated state validator stops at "config is an object", so that the config validator
+  // is loaded once rather than twice; the embedded config is checked here.
+  const config = isObject(value) ? value['config'] : undefined;
+  if (isObject(config)) problems.push(...schemaProblems(checkConfigSchema, config, '/config'));
+  report(problems, fileLabel);
   return value as TsruncState;
 }
 
@@ -46,13 +51,14 @@ function report(problems: string[], fileLabel: string): void {
 }
 
 /** Runs a precompiled validator and turns its errors into `<path>: <message>` strings. */
-function schemaProblems(check: CompiledValidator, value: unknown): string[] {
+function schemaProblems(check: CompiledValidator, value: unknown, pathPrefix = ''): string[] {
   if (check(value)) return [];
   const problems: string[] = [];
   for (const error of check.errors ?? []) {
     // An if/then/else failure repeats what the branch's own errors already say.
     if (error.keyword === 'if') continue;
-    problems.push(`${error.instancePath === '' ? '/' : error.instancePath}: ${describe(error)}`);
+    const path = pathPrefix + error.instancePath;
+    problems.push(`${path === '' ? '/' : path}: ${describe(error)}`);
   }
   return problems;
 }
