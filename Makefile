@@ -4,7 +4,6 @@ NODE ?= node
 TSRUNC := $(NODE) dist/runtime/cli/main.js
 APT_PACKAGES := busybox-static libseccomp2 runc
 EXAMPLE_ROOTFS := bundle-examples/busybox/rootfs bundle-examples/readonly-bind/rootfs
-TESTS ?= dist/conformance/**/*.test.js
 
 .PHONY: all deps build rootfs demo test unit install uninstall conformance bench clean check
 
@@ -47,10 +46,10 @@ demo: build rootfs
 	rmdir $$root; test $$s1 -eq 0 -a $$s2 -eq 0
 
 test: build rootfs
-	npx tap --disable-coverage --allow-empty-coverage --reporter=terse --timeout=120 --jobs=2 $(TESTS)
+	tools/run-tests.sh
 
 unit: build
-	npx tap --disable-coverage --allow-empty-coverage --timeout=60 dist/conformance/unit/*.test.js
+	tools/run-tests.sh dist/conformance/unit/*.test.js
 
 # OCI runtime-tools validation, built by you in RUNTIME_TOOLS (see conformance/runtime-tools/README.md).
 conformance: build rootfs

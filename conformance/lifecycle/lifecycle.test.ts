@@ -86,13 +86,17 @@ t.test('delete refuses a running container unless forced', async (t) => {
   t.same(sandbox.leftovers(), []);
 });
 
-t.test('delete of a created (never started) container kills its init', async (t) => {
+t.test('delete of a created container needs --force (the spec; runc deletes it anyway)', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());
   const bundle = sandbox.bundle(busyboxConfig(['true']));
   t.equal((await sandbox.create('fresh', bundle)).status, 0);
   const { pid } = await state(sandbox, 'fresh');
-  t.equal((await sandbox.tsrunc(['delete', 'fresh'])).status, 0);
+  const refused = await sandbox.tsrunc(['delete', 'fresh']);
+  t.equal(refused.status, 1);
+  t.match(refused.stderr, /cannot delete container fresh that is not stopped: created/);
+  t.equal((await state(sandbox, 'fresh')).status, 'created', 'the refused delete changed nothing');
+  t.equal((await sandbox.tsrunc(['delete', '--force', 'fresh'])).status, 0);
   t.notOk(processExists(pid), 'the init is gone');
   t.same(sandbox.processes(), [], 'no init process of this sandbox remains');
   t.same(sandbox.leftovers(), []);
@@ -200,7 +204,7 @@ t.test('a duplicate id is refused and the first container is untouched', async (
   const after = await state(sandbox, 'dup');
   t.equal(after.pid, first.pid);
   t.equal(after.status, 'created');
-  t.equal((await sandbox.tsrunc(['delete', 'dup'])).status, 0);
+  t.equal((await sandbox.tsrunc(['delete', '--force', 'dup'])).status, 0);
   t.same(sandbox.leftovers(), []);
 });
 
@@ -213,4 +217,32 @@ t.test('operations on an unknown id fail with the id named', async (t) => {
     t.match(result.stderr, /container ghost does not exist/, `${verb} names the id`);
   }
   t.equal((await sandbox.tsrunc(['delete', '--force', 'ghost'])).status, 0, 'delete --force of an unknown id succeeds, as in runc');
+});
+
+t.test('a config without process can be created but start fails and the container stops', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const config = busyboxConfig(['true']);
+  delete config['process'];
+  const bundle = sandbox.bundle(config);
+  t.equal((await sandbox.create('noproc', bundle)).status, 0, 'create succeeds (runtime-spec: process is optional)');
+  t.equal((await state(sandbox, 'noproc')).status, 'created');
+  const started = await sandbox.tsrunc(['start', 'noproc']);
+  t.equal(started.status, 1, 'start MUST fail without a process');
+  t.match(started.stderr, /cannot start container noproc: config.json has no process/);
+  t.equal((await state(sandbox, 'noproc')).status, 'stopped');
+  t.equal((await sandbox.tsrunc(['delete', 'noproc'])).status, 0);
+  t.same(sandbox.leftovers(), []);
+});
+
+t.test('start and delete use the config saved at create, not a later config.json', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const bundle = sandbox.bundle(busyboxConfig(['sh', '-c', 'echo original']));
+  t.equal((await sandbox.create('saved', bundle)).status, 0);
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(busyboxConfig(['sh', '-c', 'echo changed'])));
+  t.equal((await sandbox.tsrunc(['start', 'saved'])).status, 0);
+  t.ok(await waitFor(async () => (await state(sandbox, 'saved')).status === 'stopped'));
+  t.equal(sandbox.output('saved'), 'original\n');
+  t.equal((await sandbox.tsrunc(['delete', 'saved'])).status, 0);
 });

@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { errorLine } from '../errors.js';
 import { registerCommands } from './commands.js';
 import { withGlobalOptions } from './global-options.js';
-import { configureLog, logDebug, logError } from './log.js';
+import { configureLog, logDebug, logError } from '../log.js';
 import { writeOut } from './output.js';
 import { TSRUNC_VERSION, SPEC_VERSION } from './version.js';
 

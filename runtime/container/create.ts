@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { TsruncError } from '../errors.js';
+import { logWarning } from '../log.js';
 import { loadConfig } from '../spec/load.js';
 import type { TsruncState } from '../spec/state.js';
 import * as libc from '../linux/libc.js';
@@ -87,6 +88,14 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   let child: ChildProcess | undefined;
   try {
     const plan = planContainer(config, { id: options.id, bundle, stateDir: dir, noPivot: options.noPivot });
+    const rootfsPlan = plan.init.rootfs;
+    if (rootfsPlan.chrootOnly) {
+      const skipped = rootfsPlan.mounts.length + rootfsPlan.maskedPaths.length + rootfsPlan.readonlyPaths.length;
+      if (skipped > 0 || rootfsPlan.readonly) {
+        // The spec would have these mounted in the host's namespace; they would outlive the container.
+        logWarning(`config.json: /linux/namespaces has no mount namespace: tsrunc only chroots, and does not apply mounts, maskedPaths, readonlyPaths or root.readonly (${skipped} skipped)`);
+      }
+    }
     const fifo = path.join(dir, EXEC_FIFO);
     libc.mkfifo(fifo, 0o622, `creating ${fifo}`);
     fs.chmodSync(fifo, 0o622);

@@ -1,6 +1,8 @@
 /**
- * `tsrunc delete`: remove a stopped (or never started) container; --force kills a running one
- * first. An unknown id is an error, except with --force (runc's behaviour).
+ * `tsrunc delete`: remove a stopped container; --force kills a created or running one first.
+ * runc also deletes a created container without --force; the runtime-spec says deleting a
+ * container that is not stopped MUST fail, and we follow the spec. An unknown id is an
+ * error, except with --force (runc's behaviour).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,8 +26,8 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   const { lock, state } = openContainer(root, id);
   try {
     const status = containerStatus(state, lock.dir);
-    if (status === 'running' && !force) {
-      throw new TsruncError(`cannot delete container ${id} that is not stopped: running`);
+    if (status !== 'stopped' && !force) {
+      throw new TsruncError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
     if (status !== 'stopped') {
       try {

@@ -52,7 +52,6 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
   const linux = config.linux ?? {};
   const namespaces = planNamespaces(linux.namespaces ?? []);
   const has = (type: string) => namespaces.types.includes(type as never);
-  if (!has('mount')) throw new TsruncError('config.json: /linux/namespaces: a mount namespace is required');
   if (config.hostname !== undefined && config.hostname !== '' && !has('uts')) {
     throw new TsruncError('config.json: /hostname: setting the hostname needs a uts namespace');
   }
@@ -60,11 +59,10 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
     throw new TsruncError('config.json: /domainname: setting the domainname needs a uts namespace');
   }
   const process = config.process;
-  if (!process) throw new TsruncError('config.json: /process: tsrunc create needs a process');
-  if (!process.args || process.args.length === 0) {
+  if (process && (!process.args || process.args.length === 0)) {
     throw new TsruncError('config.json: /process/args: must name the program to run');
   }
-  if (process.terminal) {
+  if (process?.terminal) {
     throw new TsruncError('config.json: /process/terminal: terminals are not supported yet by tsrunc');
   }
   if (!config.root?.path) throw new TsruncError('config.json: /root/path: required');
@@ -75,7 +73,7 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
   }
   const mounts = planMounts(config, flags.bundle);
   const devMount = mounts.find((m) => m.destination === '/dev');
-  const user = process.user ?? { uid: 0, gid: 0 };
+  const user = process?.user ?? { uid: 0, gid: 0 };
 
   return {
     namespaces,
@@ -87,6 +85,7 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
         readonly: config.root.readonly === true,
         propagation,
         noPivot: flags.noPivot,
+        chrootOnly: !has('mount'),
         mounts,
         mountDefaultDev: devMount === undefined,
         createDevices: devMount === undefined || (devMount.flags & 0x1000) === 0,
@@ -97,7 +96,7 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
       hostname: config.hostname || undefined,
       domainname: config.domainname || undefined,
       newCgroupNamespace: namespaces.newCgroupNamespace,
-      process: {
+      process: process && {
         args: [...process.args],
         env: [...(process.env ?? [])],
         cwd: process.cwd,

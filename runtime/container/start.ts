@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TsruncError } from '../errors.js';
 import { isSameLiveProcess } from '../linux/proc-stat.js';
-import { sleepSync } from '../linux/wait.js';
+import { pollUntil, sleepSync } from '../linux/wait.js';
 import { EXEC_FIFO, openContainer } from './state-store.js';
 import { containerStatus } from './status.js';
 
@@ -16,6 +16,13 @@ export function startContainer(root: string, id: string): void {
     const status = containerStatus(state, lock.dir);
     if (status === 'stopped') throw new TsruncError(`cannot start a container that has stopped: ${id}`);
     if (status === 'running') throw new TsruncError(`cannot start an already running container: ${id}`);
+    if (!state.config.process) {
+      // runtime-spec: start MUST fail when process is not set. The init can never run
+      // anything, so it goes too and the container reads as stopped.
+      process.kill(state.pid, 'SIGKILL');
+      pollUntil(() => !isSameLiveProcess(state.pid, state.initStartTime), 10_000);
+      throw new TsruncError(`cannot start container ${id}: config.json has no process`);
+    }
     const fifoPath = path.join(lock.dir, EXEC_FIFO);
     // Non-blocking, so a dead init cannot leave `start` hanging forever.
     const fd = fs.openSync(fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

@@ -12,7 +12,7 @@ import { errorLine } from '../errors.js';
 import * as libc from '../linux/libc.js';
 import { CLONE_NEWCGROUP } from '../linux/namespaces.js';
 import { prepareRootfs } from '../linux/rootfs.js';
-import { applyRlimits } from '../linux/rlimits.js';
+import { applyRlimits, type RlimitPlan } from '../linux/rlimits.js';
 import { applyCapabilitySets, dropBoundingSet, lastCapability } from '../linux/capabilities.js';
 
 const O_WRONLY = 1;
@@ -24,7 +24,13 @@ const DEFAULT_UMASK = 0o022;
 
 let step = 'reading the plan';
 
-function prepare(plan: InitPlan): { executable: string; env: string[]; stateDirFd: number } {
+interface Prepared {
+  stateDirFd: number;
+  /** Undefined when the config has no process: `start` refuses such a container. */
+  exec: { executable: string; env: string[]; args: string[]; rlimits: RlimitPlan[] } | undefined;
+}
+
+function prepare(plan: InitPlan): Prepared {
   step = 'opening the state directory';
   // Kept across pivot_root so exec.fifo stays reachable; close-on-exec, so it never leaks.
   const stateDirFd = libc.open(plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
@@ -33,7 +39,7 @@ function prepare(plan: InitPlan): { executable: string; env: string[]; stateDirF
     libc.unshare(CLONE_NEWCGROUP, 'unshare(cgroup)');
   }
   const proc = plan.process;
-  if (proc.oomScoreAdj !== undefined) {
+  if (proc?.oomScoreAdj !== undefined) {
     step = 'setting oomScoreAdj';
     fs.writeFileSync('/proc/self/oom_score_adj', `${proc.oomScoreAdj}`);
   }
@@ -51,8 +57,9 @@ function prepare(plan: InitPlan): { executable: string; env: string[]; stateDirF
     libc.setdomainname(plan.domainname, `domainname ${plan.domainname}`);
   }
 
+  if (!proc) return { stateDirFd, exec: undefined };
   step = 'setting rlimits';
-  applyRlimits(proc.rlimits);
+  applyRlimits(proc.rlimits, 'early');
   step = 'entering cwd';
   enterCwd(proc.cwd);
   step = 'changing user';
@@ -70,7 +77,7 @@ function prepare(plan: InitPlan): { executable: string; env: string[]; stateDirF
   step = 'looking up the executable';
   const env = withHome(proc.env, proc.uid);
   const executable = resolveExecutable(proc.args[0]!, env, proc.cwd);
-  return { executable, env, stateDirFd };
+  return { stateDirFd, exec: { executable, env, args: proc.args, rlimits: proc.rlimits } };
 }
 
 /** Blocks until `tsrunc start` opens exec.fifo for reading, then tells it we got there. */
@@ -82,13 +89,15 @@ function waitForStart(stateDirFd: number): void {
   libc.close(stateDirFd);
 }
 
-function execContainerProcess(plan: InitPlan, executable: string, env: string[]): never {
+function execContainerProcess(executable: string, args: string[], env: string[], rlimits: RlimitPlan[]): never {
+  step = 'setting memory rlimits';
+  applyRlimits(rlimits, 'before-exec');
   step = 'executing the container process';
   for (const fd of [0, 1, 2]) {
     if (libc.isOpen(fd)) libc.makeInheritable(fd, `stdio fd ${fd}`);
   }
   libc.cloexecFrom(3, 'marking inherited fds close-on-exec');
-  return libc.execve(executable, plan.process.args, env, `exec ${executable}`);
+  return libc.execve(executable, args, env, `exec ${executable}`);
 }
 
 function main(): void {
@@ -99,10 +108,11 @@ function main(): void {
     process.exit(1); // the parent is gone or sent nothing: nobody to report to
   }
   try {
-    const { executable, env, stateDirFd } = prepare(plan);
+    const { stateDirFd, exec } = prepare(plan);
     sendSync(INIT_CHANNEL_FD, { type: 'ready' });
     waitForStart(stateDirFd);
-    execContainerProcess(plan, executable, env);
+    if (!exec) throw new Error('config.json has no process to start');
+    execContainerProcess(exec.executable, exec.args, exec.env, exec.rlimits);
   } catch (error) {
     const message = `${step}: ${errorLine(error)}`;
     try {

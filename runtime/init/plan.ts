@@ -32,6 +32,11 @@ export interface RootfsPlan {
   /** mount(2) flags for "/" before and after pivot; undefined = the default (rslave). */
   propagation: number | undefined;
   noPivot: boolean;
+  /**
+   * No mount namespace: the container shares the host's, where tsrunc mounts nothing
+   * (it would leak onto the host); the init only chroots into the rootfs.
+   */
+  chrootOnly: boolean;
   mounts: MountStep[];
   /** True when the config mounts nothing at /dev: tsrunc mounts a tmpfs there itself. */
   mountDefaultDev: boolean;
@@ -64,5 +69,6 @@ export interface InitPlan {
   hostname: string | undefined;
   domainname: string | undefined;
   newCgroupNamespace: boolean;
-  process: ProcessPlan;
+  /** Absent when config.json has no process: the container can be created, never started. */
+  process: ProcessPlan | undefined;
 }

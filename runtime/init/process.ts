@@ -57,7 +57,9 @@ export function enterCwd(cwd: string): void {
   try {
     fs.mkdirSync(cwd, { recursive: true });
   } catch (error) {
-    throw new TsruncError(`cwd: cannot create ${cwd}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new TsruncError(`cwd: ${cwd} is not a directory`);
+    throw new TsruncError(`cwd: cannot create ${cwd}: ${code ?? error}`);
   }
   libc.chdir(cwd, `cwd: ${cwd}`);
 }

@@ -48,8 +48,16 @@ export function planRlimits(rlimits: readonly RlimitConfig[] = []): RlimitPlan[]
   });
 }
 
-export function applyRlimits(rlimits: readonly RlimitPlan[]): void {
+/**
+ * Limits on address space and data size would starve the init itself (V8 reserves far more
+ * than a typical limit), so those wait until just before execve; the rest go first, while the
+ * init still has CAP_SYS_RESOURCE to raise hard limits.
+ */
+const MEMORY_LIMITS = new Set(['RLIMIT_AS', 'RLIMIT_DATA']);
+
+export function applyRlimits(rlimits: readonly RlimitPlan[], phase: 'early' | 'before-exec'): void {
   for (const rlimit of rlimits) {
+    if (MEMORY_LIMITS.has(rlimit.type) !== (phase === 'before-exec')) continue;
     libc.setrlimit(rlimit.resource, BigInt(rlimit.soft), BigInt(rlimit.hard), `setting ${rlimit.type}`);
   }
 }

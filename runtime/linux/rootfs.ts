@@ -136,6 +136,11 @@ function makeReadonly(containerPath: string): void {
 
 export function prepareRootfs(plan: RootfsPlan): void {
   const rootfs = plan.rootfs;
+  if (plan.chrootOnly) {
+    libc.chroot(rootfs, `chroot into ${rootfs}`);
+    libc.chdir('/', 'entering the new root');
+    return;
+  }
   libc.mount(null, '/', null, plan.propagation ?? MS_SLAVE | MS_REC, null, 'setting the propagation of /');
   // pivot_root refuses a new root whose parent mount is shared.
   libc.mount(null, mountPointOf(path.dirname(rootfs)), null, MS_PRIVATE, null, 'making the rootfs parent private');

@@ -3,7 +3,7 @@
  * from the JSON form), --debug for debug lines. Errors also go to stderr.
  */
 import fs from 'node:fs';
-import { writeErr } from './output.js';
+import { writeErr } from './cli/output.js';
 
 export type LogFormat = 'text' | 'json';
 type Level = 'debug' | 'info' | 'warning' | 'error';
