@@ -9,13 +9,18 @@ import { configureLog, logDebug, logError } from '../log.js';
 import { writeOut } from './output.js';
 import { TSRUNC_VERSION, SPEC_VERSION } from './version.js';
 
+const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec']);
+
 function fail(message: string): never {
   logError(message);
   process.exit(1);
 }
 
 async function main(argv: string[]): Promise<void> {
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+  // runc takes --version/-v among its global flags, before any verb.
+  const firstVerb = argv.findIndex((arg) => VERBS.has(arg));
+  const globalPart = firstVerb < 0 ? argv : argv.slice(0, firstVerb);
+  if (globalPart.includes('--version') || globalPart.includes('-v')) {
     writeOut(`tsrunc version ${TSRUNC_VERSION}\nspec: ${SPEC_VERSION}\nnode: ${process.version}\n`);
     return;
   }
