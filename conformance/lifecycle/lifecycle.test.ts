@@ -246,3 +246,19 @@ t.test('start and delete use the config saved at create, not a later config.json
   t.equal(sandbox.output('saved'), 'original\n');
   t.equal((await sandbox.tsrunc(['delete', 'saved'])).status, 0);
 });
+
+t.test('kill --all signals every process of the container, not only its init', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  // The init (sh, PID 1) ignores TERM; its child traps it and reports.
+  const bundle = sandbox.bundle(
+    busyboxConfig(['sh', '-c', 'sh -c "trap \\"echo child got TERM; exit 0\\" TERM; echo child ready; while true; do sleep 0.1; done" & wait']),
+  );
+  t.equal((await sandbox.create('all', bundle)).status, 0);
+  t.equal((await sandbox.tsrunc(['start', 'all'])).status, 0);
+  t.ok(await waitFor(() => sandbox.output('all').includes('child ready')));
+  t.equal((await sandbox.tsrunc(['kill', '--all', 'all', 'TERM'])).status, 0);
+  t.ok(await waitFor(() => sandbox.output('all').includes('child got TERM')), 'the child process got the signal');
+  t.equal((await sandbox.tsrunc(['delete', '--force', 'all'])).status, 0);
+  t.same(sandbox.leftovers(), []);
+});

@@ -60,11 +60,11 @@ export function registerCommands(y: Argv): Argv {
       (c: Argv) =>
         idPositional(c)
           .positional('signal', { type: 'string', default: 'SIGTERM', describe: 'KILL, SIGKILL or 9 alike' })
-          .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'signal every process of the container (needs cgroups; not yet)' }),
+          .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'signal every process of the container' }),
       async (args: IdArgs & { signal: string; all: boolean }) => {
         const { parseSignal } = await import('../container/signals.js');
         const { killContainer } = await import('../container/kill.js');
-        killContainer(args.root, args.id, parseSignal(args.signal));
+        killContainer(args.root, args.id, parseSignal(args.signal), args.all);
       },
     );
   y = verb(y,

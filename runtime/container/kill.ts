@@ -1,16 +1,54 @@
-/** `tsrunc kill`: send a signal to the container's init (the container's PID 1). */
+/**
+ * `tsrunc kill`: send a signal to the container's init (its PID 1), or with --all to every
+ * process of the container. Until cgroups exist, "every process" is found through the PID
+ * namespace, so --all needs the container to have its own.
+ */
+import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
 import { openContainer } from './state-store.js';
 import { containerStatus } from './status.js';
 
-export function killContainer(root: string, id: string, signal: number): void {
+function pidNamespaceOf(pid: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process in the PID namespace the init leads (the init first). */
+function processesInPidNamespace(initPid: number): number[] {
+  const namespace = pidNamespaceOf(initPid);
+  if (namespace === undefined) return [];
+  const pids = fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== initPid && pidNamespaceOf(pid) === namespace);
+  return [initPid, ...pids];
+}
+
+export function killContainer(root: string, id: string, signal: number, all: boolean): void {
   const { lock, state } = openContainer(root, id);
   try {
     if (containerStatus(state, lock.dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
-    try {
-      process.kill(state.pid, signal);
-    } catch (error) {
-      throw new TsruncError(`sending signal ${signal} to container ${id} (pid ${state.pid}): ${(error as NodeJS.ErrnoException).code}`);
+    let targets = [state.pid];
+    if (all) {
+      const ownsPidNamespace = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
+      if (!ownsPidNamespace) {
+        throw new TsruncError(`kill --all: container ${id} shares its PID namespace; this needs cgroups, not supported yet`);
+      }
+      targets = processesInPidNamespace(state.pid);
+    }
+    for (const pid of targets) {
+      try {
+        process.kill(pid, signal);
+      } catch (error) {
+        // A process that exits meanwhile is fine; failing to signal the init is not.
+        if (pid === state.pid) {
+          throw new TsruncError(`sending signal ${signal} to container ${id} (pid ${pid}): ${(error as NodeJS.ErrnoException).code}`);
+        }
+      }
     }
   } finally {
     lock.release();
