@@ -28,6 +28,8 @@ async function main(argv: string[]): Promise<void> {
     .scriptName('tsrunc')
     .usage('$0 [global options] <command> [options] <id>')
     .version(false)
+    // runc's flags include --no-pivot and --no-new-keyring: a name, not a negation.
+    .parserConfiguration({ 'boolean-negation': false })
     .strict()
     .demandCommand(1, 'tsrunc needs a command; see --help')
     .middleware((args) => {

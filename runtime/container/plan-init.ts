@@ -38,7 +38,8 @@ function planMounts(config: OciConfig, bundle: string): MountStep[] {
     return {
       // Relative bind sources are relative to the bundle (runtime-spec, "Mounts").
       source: isBind && !path.isAbsolute(source) ? path.join(bundle, source) : source,
-      destination: path.posix.normalize(mount.destination),
+      // "/dev/" is "/dev": normalize keeps a trailing slash, which would hide the mount from checks.
+      destination: path.posix.normalize(mount.destination).replace(/(.)\/+$/, '$1'),
       type: type === 'bind' ? '' : type,
       flags: isBind ? options.flags | 0x1000 : options.flags,
       propagation: options.propagation,

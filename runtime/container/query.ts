@@ -27,12 +27,12 @@ export function listContainers(root: string): Record<string, unknown>[] {
   return views;
 }
 
-/** runc's table: tab-aligned columns, at least 12 wide, one space of padding. */
+/** runc's table (Go tabwriter: minwidth 12, padding 3): columns at least 12 wide, 3 spaces after the widest cell. */
 export function formatTable(states: Record<string, unknown>[]): string {
   const header = ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'];
   const rows = states.map((s) => [s['id'], s['pid'], s['status'], s['bundle'], s['created'], s['owner']].map(String));
   const all = [header, ...rows];
-  const widths = header.map((_, column) => Math.max(12, ...all.map((row) => row[column]!.length + 1)));
+  const widths = header.map((_, column) => Math.max(12, ...all.map((row) => row[column]!.length + 3)));
   return all
     .map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join(''))
     .join('\n')
