@@ -12,6 +12,9 @@ import { parseMountOptions, rootPropagationFlags } from '../linux/mount-options.
 import { planCapabilities } from '../linux/capabilities.js';
 import { planRlimits } from '../linux/rlimits.js';
 import { planDevices } from '../linux/devices.js';
+import { planSeccomp } from '../linux/seccomp.js';
+import { planSysctl } from '../linux/sysctl.js';
+import { planLsm } from '../linux/lsm.js';
 
 export interface CreateFlags {
   id: string;
@@ -97,6 +100,7 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
       hostname: config.hostname || undefined,
       domainname: config.domainname || undefined,
       newCgroupNamespace: namespaces.newCgroupNamespace,
+      sysctl: planSysctl(linux.sysctl, namespaces.types),
       process: process && {
         args: [...process.args],
         env: [...(process.env ?? [])],
@@ -109,6 +113,8 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
         oomScoreAdj: process.oomScoreAdj,
         rlimits: planRlimits(process.rlimits ?? []),
         capabilities: process.capabilities ? planCapabilities(process.capabilities) : undefined,
+        lsm: planLsm(process.apparmorProfile, process.selinuxLabel),
+        seccomp: planSeccomp(linux.seccomp),
       },
     },
   };

@@ -12,8 +12,12 @@ import { errorLine } from '../errors.js';
 import * as libc from '../linux/libc.js';
 import { CLONE_NEWCGROUP } from '../linux/namespaces.js';
 import { prepareRootfs } from '../linux/rootfs.js';
-import { applyRlimits, type RlimitPlan } from '../linux/rlimits.js';
+import { applyRlimits } from '../linux/rlimits.js';
 import { applyCapabilitySets, dropBoundingSet, lastCapability } from '../linux/capabilities.js';
+import { applySysctl } from '../linux/sysctl.js';
+import { applySeccomp } from '../linux/seccomp.js';
+import { applyLsmBeforeExec } from '../linux/lsm.js';
+import type { ProcessPlan } from './plan.js';
 
 const O_WRONLY = 1;
 const O_DIRECTORY = 0o200000;
@@ -27,7 +31,7 @@ let step = 'reading the plan';
 interface Prepared {
   stateDirFd: number;
   /** Undefined when the config has no process: `start` refuses such a container. */
-  exec: { executable: string; env: string[]; args: string[]; rlimits: RlimitPlan[] } | undefined;
+  exec: { executable: string; env: string[]; process: ProcessPlan } | undefined;
 }
 
 function prepare(plan: InitPlan): Prepared {
@@ -45,6 +49,8 @@ function prepare(plan: InitPlan): Prepared {
   }
   // Known before pivot_root, because /proc may not be mounted in the container.
   const lastCap = lastCapability();
+  step = 'setting sysctls';
+  applySysctl(plan.sysctl); // through the host's /proc, which shows this process's namespaces
 
   step = 'preparing the rootfs';
   prepareRootfs(plan.rootfs);
@@ -77,7 +83,7 @@ function prepare(plan: InitPlan): Prepared {
   step = 'looking up the executable';
   const env = withHome(proc.env, proc.uid);
   const executable = resolveExecutable(proc.args[0]!, env, proc.cwd);
-  return { stateDirFd, exec: { executable, env, args: proc.args, rlimits: proc.rlimits } };
+  return { stateDirFd, exec: { executable, env, process: proc } };
 }
 
 /** Blocks until `tsrunc start` opens exec.fifo for reading, then tells it we got there. */
@@ -89,15 +95,22 @@ function waitForStart(stateDirFd: number): void {
   libc.close(stateDirFd);
 }
 
-function execContainerProcess(executable: string, args: string[], env: string[], rlimits: RlimitPlan[]): never {
+function execContainerProcess(executable: string, env: string[], proc: ProcessPlan): never {
   step = 'setting memory rlimits';
-  applyRlimits(rlimits, 'before-exec');
-  step = 'executing the container process';
+  applyRlimits(proc.rlimits, 'before-exec');
+  step = 'preparing stdio';
   for (const fd of [0, 1, 2]) {
     if (libc.isOpen(fd)) libc.makeInheritable(fd, `stdio fd ${fd}`);
   }
   libc.cloexecFrom(3, 'marking inherited fds close-on-exec');
-  return libc.execve(executable, args, env, `exec ${executable}`);
+  step = 'applying security labels';
+  applyLsmBeforeExec(proc.lsm);
+  if (proc.seccomp !== undefined) {
+    step = 'loading the seccomp filter';
+    applySeccomp(proc.seccomp);
+  }
+  step = 'executing the container process';
+  return libc.execve(executable, proc.args, env, `exec ${executable}`);
 }
 
 function main(): void {
@@ -112,7 +125,7 @@ function main(): void {
     sendSync(INIT_CHANNEL_FD, { type: 'ready' });
     waitForStart(stateDirFd);
     if (!exec) throw new Error('config.json has no process to start');
-    execContainerProcess(exec.executable, exec.args, exec.env, exec.rlimits);
+    execContainerProcess(exec.executable, exec.env, exec.process);
   } catch (error) {
     const message = `${step}: ${errorLine(error)}`;
     try {

@@ -4,6 +4,9 @@
  */
 import type { CapabilityPlan } from '../linux/capabilities.js';
 import type { RlimitPlan } from '../linux/rlimits.js';
+import type { SeccompPlan } from '../linux/seccomp.js';
+import type { SysctlPlan } from '../linux/sysctl.js';
+import type { LsmPlan } from '../linux/lsm.js';
 
 export interface MountStep {
   source: string;
@@ -59,6 +62,9 @@ export interface ProcessPlan {
   oomScoreAdj: number | undefined;
   rlimits: RlimitPlan[];
   capabilities: CapabilityPlan | undefined;
+  lsm: LsmPlan;
+  /** Loaded last, right before execve. */
+  seccomp: SeccompPlan | undefined;
 }
 
 export interface InitPlan {
@@ -69,6 +75,7 @@ export interface InitPlan {
   hostname: string | undefined;
   domainname: string | undefined;
   newCgroupNamespace: boolean;
+  sysctl: SysctlPlan;
   /** Absent when config.json has no process: the container can be created, never started. */
   process: ProcessPlan | undefined;
 }

@@ -1,0 +1,41 @@
+/**
+ * One interface over cgroup v1 (and hybrid) and cgroup v2, so the container code never asks
+ * which layout the host has. A manager is built from the config at create time, and rebuilt
+ * from the paths saved in state.json by every later command.
+ */
+import type { OciResources } from '../../spec/config.js';
+
+/** Hierarchy name → absolute directory: "" for the unified (v2) hierarchy, else the v1 mount name. */
+export type CgroupPaths = Record<string, string>;
+
+/** runc's `events --stats` pieces that containerd reads (the "data" of a stats event). */
+export interface CgroupStats {
+  cpu: { usage: { total: number; percpu?: number[]; kernel: number; user: number }; throttling: { periods: number; throttledPeriods: number; throttledTime: number } };
+  memory: {
+    cache: number;
+    usage: { limit: number; usage: number; max: number; failcnt: number };
+    swap?: { limit: number; usage: number; max: number; failcnt: number };
+    raw: Record<string, number>;
+  };
+  pids: { current: number; limit: number };
+  blkio: Record<string, unknown>;
+  hugetlb: Record<string, { usage: number; max: number; failcnt: number }>;
+}
+
+export interface CgroupManager {
+  readonly paths: CgroupPaths;
+  /** Makes the directories. */
+  create(): void;
+  /** Writes every limit in `resources`; an error names the file and the value. */
+  apply(resources: OciResources): void;
+  /** Moves `pid` into the cgroup (every hierarchy). */
+  join(pid: number): void;
+  /** Every pid in the cgroup, sub-cgroups included. */
+  pids(): number[];
+  freeze(): void;
+  thaw(): void;
+  isFrozen(): boolean;
+  stats(): CgroupStats;
+  /** Removes the directories (the processes must be gone); idempotent. */
+  destroy(): void;
+}
