@@ -16,6 +16,7 @@ import type { TsruncState } from '../spec/state.js';
 import * as libc from '../linux/libc.js';
 import { readProcStat } from '../linux/proc-stat.js';
 import { spawnInNamespaces } from '../linux/spawn-in-namespaces.js';
+import { cgroupManagerForConfig } from '../linux/cgroups/index.js';
 import { INIT_CHANNEL_FD, MessageReader } from '../init/channel.js';
 import { validateId } from './id.js';
 import { planContainer } from './plan-init.js';
@@ -83,9 +84,11 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   if (!fs.existsSync(rootfsPath) || !fs.statSync(rootfsPath).isDirectory()) {
     throw new TsruncError(`rootfs: ${rootfsPath}: no such directory (config.json /root/path)`);
   }
+  const cgroups = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
   let lock: LockedDir | undefined = createContainerDir(options.root, options.id);
   const dir = lock.dir;
   let child: ChildProcess | undefined;
+  let cgroupMade = false;
   try {
     const plan = planContainer(config, { id: options.id, bundle, stateDir: dir, noPivot: options.noPivot });
     const rootfsPlan = plan.init.rootfs;
@@ -100,6 +103,12 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     libc.mkfifo(fifo, 0o622, `creating ${fifo}`);
     fs.chmodSync(fifo, 0o622);
 
+    // Limits go on before the init exists. pids.max waits until the init is ready: the init
+    // is a Node process with about a dozen threads, which a small limit would not let start.
+    const { pids: pidsLimit, ...limits } = config.linux?.resources ?? {};
+    cgroupMade = true;
+    cgroups.create();
+    cgroups.apply(limits);
     child = spawnInNamespaces(plan.namespaces, {
       command: process.execPath,
       // The id and state dir are there for `ps` readers (and tests looking for leaks).
@@ -108,9 +117,13 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       env: {},
     });
     const channel = child.stdio[INIT_CHANNEL_FD] as Duplex;
+    // Into the cgroup before the init reads its plan: it makes its cgroup namespace after that.
+    // (No pid: spawn failed, and waitForReady reports why.)
+    if (child.pid !== undefined) cgroups.join(child.pid);
     const ready = waitForReady(child, channel);
     channel.write(`${JSON.stringify(plan.init)}\n`);
     await ready;
+    if (pidsLimit) cgroups.apply({ pids: pidsLimit });
 
     const pid = child.pid!;
     const stat = readProcStat(pid);
@@ -127,6 +140,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       owner: os.userInfo().username,
       annotations: config.annotations ?? {},
       config,
+      cgroupPaths: cgroups.paths,
     };
     writeState(dir, state);
     if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${pid}`);
@@ -137,6 +151,13 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     return { pid, dir, child };
   } catch (error) {
     if (child) await killAndReap(child);
+    if (cgroupMade) {
+      try {
+        cgroups.destroy();
+      } catch (cleanupError) {
+        logWarning(`create failed, and removing its cgroup failed too: ${(cleanupError as Error).message}`);
+      }
+    }
     removeContainerDir(dir);
     throw error;
   } finally {

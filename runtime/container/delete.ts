@@ -10,9 +10,11 @@ import { TsruncError } from '../errors.js';
 import { isSameLiveProcess } from '../linux/proc-stat.js';
 import { pollUntil } from '../linux/wait.js';
 import { STATE_FILE, containerDir, openContainer, removeContainerDir } from './state-store.js';
+import { cgroupManagerFromPaths, signalAllInCgroup } from '../linux/cgroups/index.js';
 import { containerStatus } from './status.js';
 
 const KILL_WAIT_MS = 10_000;
+const SIGKILL = 9;
 
 export function deleteContainer(root: string, id: string, force: boolean): void {
   const dir = containerDir(root, id);
@@ -29,7 +31,10 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
     if (status !== 'stopped' && !force) {
       throw new TsruncError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
+    const cgroups = state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0 ? cgroupManagerFromPaths(state.cgroupPaths) : undefined;
     if (status !== 'stopped') {
+      // Through the cgroup first: a paused container's processes only die once thawed.
+      if (cgroups) signalAllInCgroup(cgroups, SIGKILL);
       try {
         process.kill(state.pid, 'SIGKILL');
       } catch {
@@ -38,6 +43,16 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       if (!pollUntil(() => !isSameLiveProcess(state.pid, state.initStartTime), KILL_WAIT_MS)) {
         throw new TsruncError(`container ${id}: init (pid ${state.pid}) did not die after SIGKILL`);
       }
+    }
+    if (cgroups) {
+      // Whatever outlived the init (a shared PID namespace lets its children live on) goes too.
+      if (cgroups.pids().length > 0) {
+        signalAllInCgroup(cgroups, SIGKILL);
+        if (!pollUntil(() => cgroups.pids().length === 0, KILL_WAIT_MS)) {
+          throw new TsruncError(`container ${id}: processes ${cgroups.pids().join(' ')} of its cgroup did not die after SIGKILL`);
+        }
+      }
+      cgroups.destroy();
     }
     removeContainerDir(lock.dir);
   } finally {

@@ -1,11 +1,12 @@
 /**
  * `tsrunc kill`: send a signal to the container's init (its PID 1), or with --all to every
- * process of the container. Until cgroups exist, "every process" is found through the PID
- * namespace, so --all needs the container to have its own.
+ * process of the container: every process in its cgroup. A container saved without cgroup
+ * paths (made by an older tsrunc) falls back to the processes of its own PID namespace.
  */
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
 import { openContainer } from './state-store.js';
+import { cgroupManagerFromPaths, signalAllInCgroup } from '../linux/cgroups/index.js';
 import { containerStatus } from './status.js';
 
 function pidNamespaceOf(pid: number): string | undefined {
@@ -33,10 +34,14 @@ export function killContainer(root: string, id: string, signal: number, all: boo
   try {
     if (containerStatus(state, lock.dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
     let targets = [state.pid];
+    if (all && state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0) {
+      signalAllInCgroup(cgroupManagerFromPaths(state.cgroupPaths), signal);
+      return;
+    }
     if (all) {
       const ownsPidNamespace = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
       if (!ownsPidNamespace) {
-        throw new TsruncError(`kill --all: container ${id} shares its PID namespace; this needs cgroups, not supported yet`);
+        throw new TsruncError(`kill --all: container ${id} has no saved cgroup and shares its PID namespace: cannot find its processes`);
       }
       targets = processesInPidNamespace(state.pid);
     }

@@ -1,14 +1,21 @@
-/** A container's status is derived, never trusted from disk: the init's liveness and exec.fifo. */
+/**
+ * A container's status is derived, never trusted from disk: the init's liveness, its cgroup's
+ * freezer (paused) and exec.fifo.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TsruncState } from '../spec/state.js';
 import { isSameLiveProcess } from '../linux/proc-stat.js';
+import { isCgroupFrozen } from '../linux/cgroups/frozen.js';
 import { EXEC_FIFO } from './state-store.js';
 
-export type ContainerStatus = 'created' | 'running' | 'stopped';
+export type ContainerStatus = 'created' | 'running' | 'stopped' | 'paused';
 
 export function containerStatus(state: TsruncState, dir: string): ContainerStatus {
   if (!state.pid || !isSameLiveProcess(state.pid, state.initStartTime)) return 'stopped';
+  if (state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0 && isCgroupFrozen(state.cgroupPaths)) {
+    return 'paused';
+  }
   return fs.existsSync(path.join(dir, EXEC_FIFO)) ? 'created' : 'running';
 }
 

@@ -5,7 +5,11 @@
  */
 import type { OciResources } from '../../spec/config.js';
 
-/** Hierarchy name → absolute directory: "" for the unified (v2) hierarchy, else the v1 mount name. */
+/**
+ * Hierarchy → absolute directory: "" for the unified (v2) hierarchy (also on a hybrid host),
+ * else the v1 controller as runc keys it ("memory", "cpu" and "cpuacct" even when co-mounted,
+ * "name=systemd" for a named hierarchy).
+ */
 export type CgroupPaths = Record<string, string>;
 
 /** runc's `events --stats` pieces that containerd reads (the "data" of a stats event). */
