@@ -107,6 +107,66 @@ export function registerCommands(y: Argv): Argv {
         else writeOut(formatTable(states));
       },
     );
+  y = verb(y, 'pause <id>', 'freeze every process of the container', idPositional, async (args: IdArgs) => {
+    const { pauseContainer } = await import('../container/pause.js');
+    pauseContainer(args.root, args.id);
+  });
+  y = verb(y, 'resume <id>', 'thaw a paused container', idPositional, async (args: IdArgs) => {
+    const { resumeContainer } = await import('../container/pause.js');
+    resumeContainer(args.root, args.id);
+  });
+  y = verb(
+    y,
+    'update <id>',
+    "change a running container's resource limits",
+    (c: Argv) =>
+      idPositional(c)
+        .option('resources', { alias: 'r', type: 'string', describe: 'linux.resources JSON from this file, or - for stdin' })
+        .option('blkio-weight', { type: 'number', describe: 'block IO weight, 10 to 1000' })
+        .option('cpu-period', { type: 'number', describe: 'CPU CFS period in microseconds' })
+        .option('cpu-quota', { type: 'number', describe: 'CPU CFS quota in microseconds' })
+        .option('cpu-share', { type: 'number', describe: 'CPU shares (relative weight)' })
+        .option('cpu-rt-period', { type: 'number', describe: 'CPU realtime period in microseconds' })
+        .option('cpu-rt-runtime', { type: 'number', describe: 'CPU realtime runtime in microseconds' })
+        .option('cpuset-cpus', { type: 'string', describe: 'CPUs to run on, e.g. 0-3,5' })
+        .option('cpuset-mems', { type: 'string', describe: 'memory nodes to use, e.g. 0' })
+        .option('memory', { type: 'string', describe: 'memory limit, e.g. 512m' })
+        .option('memory-reservation', { type: 'string', describe: 'memory soft limit' })
+        .option('memory-swap', { type: 'string', describe: 'memory plus swap limit; -1 for unlimited' })
+        .option('pids-limit', { type: 'number', describe: 'maximum number of processes' }),
+    async (args: IdArgs & import('../container/update.js').UpdateFlags) => {
+      const { updateContainer } = await import('../container/update.js');
+      updateContainer(args.root, args.id, args);
+    },
+  );
+  y = verb(
+    y,
+    'ps <id>',
+    "list the container's processes",
+    (c: Argv) => idPositional(c).option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const }),
+    async (args: IdArgs & { format: 'table' | 'json'; _: (string | number)[] }) => {
+      const extra = args._.slice(1);
+      if (extra.length > 0) throw new TsruncError(`ps: options for ps (${extra.join(' ')}) are not supported: tsrunc runs no host tools; use --format json`);
+      const { containerPids, formatProcessTable } = await import('../container/ps.js');
+      const pids = containerPids(args.root, args.id);
+      writeOut(args.format === 'json' ? `${JSON.stringify(pids)}\n` : formatProcessTable(pids));
+    },
+  );
+  y = verb(
+    y,
+    'events <id>',
+    'print resource statistics of the container as JSON events',
+    (c: Argv) =>
+      idPositional(c)
+        .option('stats', { type: 'boolean', default: false, describe: 'print one stats event and exit' })
+        .option('interval', { type: 'string', default: '5s', describe: 'time between stats events' }),
+    async (args: IdArgs & { stats: boolean; interval: string }) => {
+      const { statsEvent, streamStats } = await import('../container/events.js');
+      const { parseDuration } = await import('../container/units.js');
+      if (args.stats) writeOut(`${JSON.stringify(statsEvent(args.root, args.id))}\n`);
+      else await streamStats(args.root, args.id, parseDuration(args.interval, '--interval'), (event) => writeOut(`${JSON.stringify(event)}\n`));
+    },
+  );
   y = verb(y,
       'spec',
       'write a default config.json into the bundle',

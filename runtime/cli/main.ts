@@ -9,14 +9,30 @@ import { configureLog, logDebug, logError } from '../log.js';
 import { writeOut } from './output.js';
 import { TSRUNC_VERSION, SPEC_VERSION } from './version.js';
 
-const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec']);
+const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'pause', 'resume', 'update', 'ps', 'events']);
 
 function fail(message: string): never {
   logError(message);
   process.exit(1);
 }
 
-async function main(argv: string[]): Promise<void> {
+/** yargs reads a lone "-" as a positional; `update --resources -` (stdin) needs it as a value. */
+function joinStdinValues(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if ((arg === '--resources' || arg === '-r') && argv[i + 1] === '-') {
+      joined.push('--resources=-');
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+async function main(rawArgv: string[]): Promise<void> {
+  const argv = joinStdinValues(rawArgv);
   // runc takes --version/-v among its global flags, before any verb.
   const firstVerb = argv.findIndex((arg) => VERBS.has(arg));
   const globalPart = firstVerb < 0 ? argv : argv.slice(0, firstVerb);
