@@ -14,7 +14,8 @@ import { planRlimits } from '../linux/rlimits.js';
 import { planDevices } from '../linux/devices.js';
 import { planSeccomp } from '../linux/seccomp.js';
 import { planSysctl } from '../linux/sysctl.js';
-import { planLsm } from '../linux/lsm.js';
+import { planLsm, planMountLabel } from '../linux/lsm.js';
+import { checkMountDestination } from '../linux/paths.js';
 
 export interface CreateFlags {
   id: string;
@@ -38,7 +39,7 @@ function planMounts(config: OciConfig, bundle: string): MountStep[] {
     const isBind = (options.flags & 0x1000) !== 0 || type === 'bind';
     const source = mount.source ?? '';
     if (isBind && source === '') throw new TsruncError(`config.json: /mounts/${index}/source: a bind mount needs a source`);
-    return {
+    const step: MountStep = {
       // Relative bind sources are relative to the bundle (runtime-spec, "Mounts").
       source: isBind && !path.isAbsolute(source) ? path.join(bundle, source) : source,
       // "/dev/" is "/dev": normalize keeps a trailing slash, which would hide the mount from checks.
@@ -49,6 +50,9 @@ function planMounts(config: OciConfig, bundle: string): MountStep[] {
       data: options.data,
       index,
     };
+    // Lexically here; the init checks again once symlinks in the rootfs are followed.
+    checkMountDestination(step.destination, { ...step, bind: isBind });
+    return step;
   });
 }
 
@@ -96,11 +100,16 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
         devices: planDevices(linux.devices ?? []),
         maskedPaths: [...(linux.maskedPaths ?? [])],
         readonlyPaths: [...(linux.readonlyPaths ?? [])],
+        mountLabel: planMountLabel(linux.mountLabel),
       },
       hostname: config.hostname || undefined,
       domainname: config.domainname || undefined,
       newCgroupNamespace: namespaces.newCgroupNamespace,
-      sysctl: planSysctl(linux.sysctl, namespaces.types),
+      sysctl: planSysctl(linux.sysctl, namespaces.types, {
+        hostname: Boolean(config.hostname),
+        domainname: Boolean(config.domainname),
+        joins: namespaces.joins,
+      }),
       process: process && {
         args: [...process.args],
         env: [...(process.env ?? [])],

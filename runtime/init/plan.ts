@@ -48,6 +48,8 @@ export interface RootfsPlan {
   devices: DeviceNode[];
   maskedPaths: string[];
   readonlyPaths: string[];
+  /** linux.mountLabel, kept only where SELinux is enabled (lsm.ts); context= on filesystem mounts. */
+  mountLabel?: string | undefined;
 }
 
 export interface ProcessPlan {

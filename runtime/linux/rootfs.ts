@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { MountStep, RootfsPlan } from '../init/plan.js';
 import { SyscallError, TsruncError } from '../errors.js';
 import * as libc from './libc.js';
-import { resolveInRoot, ensureMountTarget } from './paths.js';
+import { RootDir, checkMountDestination, fdPath, type CreateKind } from './paths.js';
+import { withMountLabel } from './lsm.js';
 import { createDevice, createDevSymlinks } from './devices.js';
 import { mountCgroupFs } from './cgroup-mount.js';
 import {
@@ -32,37 +33,63 @@ function isBind(step: MountStep): boolean {
 /** Flags a bind mount must be remounted with: bind ignores everything but MS_REC at first. */
 const BIND_REMOUNT_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | 0x400 | 0x800 | 0x200000 | MS_STRICTATIME | 0x100;
 
-function applyMount(rootfs: string, step: MountStep): void {
+/** Adds SELinux's context= to a filesystem's data, as runc does (never for proc, sysfs, mqueue, cgroup). */
+function labelled(step: MountStep, mountLabel: string | undefined): string | null {
+  const unlabelled = ['proc', 'sysfs', 'mqueue', 'cgroup', 'cgroup2'];
+  return withMountLabel(step.data, unlabelled.includes(step.type) ? undefined : mountLabel) || null;
+}
+
+/**
+ * One mount of config.json. Its destination is resolved inside the rootfs by the kernel
+ * (RootDir.open), checked (not on /, not inside /proc), and the mount goes onto the resolved
+ * fd through /proc/self/fd/N, so no symlink can send it to the host.
+ */
+function applyMount(root: RootDir, step: MountStep, mountLabel: string | undefined): void {
   const context = describeMount(step);
-  const target = resolveInRoot(rootfs, step.destination);
-  if (isBind(step)) {
-    let sourceIsDir: boolean;
+  const bind = isBind(step);
+  let create: CreateKind = 'directory';
+  if (bind) {
     try {
-      sourceIsDir = fs.statSync(step.source).isDirectory();
+      create = fs.statSync(step.source).isDirectory() ? 'directory' : 'file';
     } catch {
       throw new TsruncError(`${context}: source ${step.source} does not exist`);
     }
-    ensureMountTarget(target, !sourceIsDir);
-    libc.mount(step.source, target, null, step.flags & (MS_BIND | MS_REC), null, context);
-    const remountFlags = step.flags & BIND_REMOUNT_FLAGS;
-    if (remountFlags !== 0) {
-      libc.mount(null, target, null, MS_BIND | MS_REMOUNT | remountFlags, null, `${context}: remount`);
-    }
-  } else if (step.type === 'cgroup') {
-    ensureMountTarget(target, false);
-    mountCgroupFs(target, step.flags, context);
-  } else {
-    ensureMountTarget(target, false);
-    try {
-      libc.mount(step.source || step.type, target, step.type, step.flags, step.data || null, context);
-    } catch (error) {
-      // A /dev/mqueue or sysfs the kernel refuses here is not worth failing for, as in runc.
-      if (step.type === 'mqueue' && error instanceof SyscallError && error.errnoName === 'EPERM') return;
-      throw error;
-    }
   }
-  for (const propagation of step.propagation) {
-    libc.mount(null, target, null, propagation, null, `${context}: propagation`);
+  const destination = { index: step.index, destination: step.destination, type: step.type, bind, source: step.source };
+  const check = (resolved: string) => checkMountDestination(resolved, destination);
+  const target = root.open(step.destination, { create, check, context });
+  try {
+    if (bind) {
+      libc.mount(step.source, fdPath(target), null, step.flags & (MS_BIND | MS_REC), null, context);
+    } else if (step.type === 'cgroup') {
+      // mountCgroupFs works on paths below its target, inside the tmpfs it mounts there: give
+      // it the resolved path (symlink-free, inside the rootfs) rather than the fd's.
+      mountCgroupFs(fs.readlinkSync(fdPath(target)), step.flags, context);
+    } else {
+      try {
+        libc.mount(step.source || step.type, fdPath(target), step.type, step.flags, labelled(step, mountLabel), context);
+      } catch (error) {
+        // A /dev/mqueue or sysfs the kernel refuses here is not worth failing for, as in runc.
+        if (step.type === 'mqueue' && error instanceof SyscallError && error.errnoName === 'EPERM') return;
+        throw error;
+      }
+    }
+  } finally {
+    libc.close(target);
+  }
+  const remountFlags = bind ? step.flags & BIND_REMOUNT_FLAGS : 0;
+  if (remountFlags === 0 && step.propagation.length === 0) return;
+  // The fd is the directory the mount now covers: open the destination again to reach the mount.
+  const mounted = root.open(step.destination, { check, context });
+  try {
+    if (remountFlags !== 0) {
+      libc.mount(null, fdPath(mounted), null, MS_BIND | MS_REMOUNT | remountFlags, null, `${context}: remount`);
+    }
+    for (const propagation of step.propagation) {
+      libc.mount(null, fdPath(mounted), null, propagation, null, `${context}: propagation`);
+    }
+  } finally {
+    libc.close(mounted);
   }
 }
 
@@ -142,25 +169,40 @@ export function prepareRootfs(plan: RootfsPlan): void {
     return;
   }
   libc.mount(null, '/', null, plan.propagation ?? MS_SLAVE | MS_REC, null, 'setting the propagation of /');
-  // pivot_root refuses a new root whose parent mount is shared.
-  libc.mount(null, mountPointOf(path.dirname(rootfs)), null, MS_PRIVATE, null, 'making the rootfs parent private');
+  // pivot_root refuses a new root whose parent mount is shared, and a bind of the rootfs under a
+  // shared parent would show on the host. Slave keeps host mounts flowing in, as (r)slave asks.
+  const parentPropagation = plan.propagation !== undefined && (plan.propagation & MS_SLAVE) !== 0 ? MS_SLAVE : MS_PRIVATE;
+  libc.mount(null, mountPointOf(path.dirname(rootfs)), null, parentPropagation, null, 'setting the propagation of the rootfs parent');
   libc.mount(rootfs, rootfs, null, MS_BIND | MS_REC, null, `bind-mounting rootfs ${rootfs}`);
 
-  if (plan.mountDefaultDev) {
-    const dev = resolveInRoot(rootfs, '/dev');
-    ensureMountTarget(dev, false);
-    libc.mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k', 'mounting the default /dev');
-    for (const dir of ['/dev/pts', '/dev/shm']) fs.mkdirSync(resolveInRoot(rootfs, dir), { recursive: true });
-  }
-  for (const step of plan.mounts) applyMount(rootfs, step);
-  if (plan.createDevices) {
-    for (const device of plan.devices) createDevice(rootfs, device);
-    createDevSymlinks(rootfs);
+  // Everything up to pivot_root is resolved inside the rootfs through this fd (paths.ts).
+  const root = new RootDir(rootfs);
+  try {
+    if (plan.mountDefaultDev) {
+      const context = 'mounting the default /dev';
+      const dev = root.open('/dev', { create: 'directory', context });
+      try {
+        const data = withMountLabel('mode=755,size=65536k', plan.mountLabel);
+        libc.mount('tmpfs', fdPath(dev), 'tmpfs', MS_NOSUID | MS_STRICTATIME, data, context);
+      } finally {
+        libc.close(dev);
+      }
+      for (const dir of ['/dev/pts', '/dev/shm']) libc.close(root.open(dir, { create: 'directory', context }));
+    }
+    for (const step of plan.mounts) applyMount(root, step, plan.mountLabel);
+    if (plan.createDevices) {
+      for (const device of plan.devices) createDevice(root, device);
+      createDevSymlinks(root);
+    }
+  } finally {
+    root.close();
   }
 
   if (plan.noPivot) moveInto(rootfs);
   else pivotInto(rootfs);
-  if (plan.propagation !== undefined) {
+  // (r)private and (r)slave were set on / before the mounts; set again, they would undo the
+  // propagation options of single mounts. shared and unbindable only take effect now (as in runc).
+  if (plan.propagation !== undefined && (plan.propagation & (MS_PRIVATE | MS_SLAVE)) === 0) {
     libc.mount(null, '/', null, plan.propagation, null, 'setting the propagation of the container root');
   }
 
