@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { planLsm } from '../../runtime/linux/lsm.js';
 import type { OciConfig } from '../../runtime/spec/config.js';
 import {
   MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME, MS_SHARED, MS_SLAVE,
@@ -267,6 +268,8 @@ t.test('planContainer: process', async (t) => {
     oomScoreAdj: 500,
     rlimits: [{ type: 'RLIMIT_NOFILE', resource: 7, soft: '10', hard: '20' }],
     capabilities: { bounding: [5], effective: [], inheritable: [], permitted: [], ambient: [] },
+    lsm: planLsm(undefined, undefined),
+    seccomp: undefined,
   });
   const plain = planContainer(config(), flags).init.process!;
   t.equal(plain.noNewPrivileges, false);

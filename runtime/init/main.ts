@@ -38,10 +38,6 @@ function prepare(plan: InitPlan): Prepared {
   step = 'opening the state directory';
   // Kept across pivot_root so exec.fifo stays reachable; close-on-exec, so it never leaks.
   const stateDirFd = libc.open(plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
-  if (plan.newCgroupNamespace) {
-    step = 'creating the cgroup namespace';
-    libc.unshare(CLONE_NEWCGROUP, 'unshare(cgroup)');
-  }
   const proc = plan.process;
   if (proc?.oomScoreAdj !== undefined) {
     step = 'setting oomScoreAdj';
@@ -54,6 +50,13 @@ function prepare(plan: InitPlan): Prepared {
 
   step = 'preparing the rootfs';
   prepareRootfs(plan.rootfs);
+  if (plan.newCgroupNamespace) {
+    // After the rootfs: its cgroup mounts bind this process's cgroups as the host names them,
+    // which /proc/self/cgroup stops showing once the namespace exists. The parent has already
+    // moved this process into the container's cgroup, which becomes the namespace's root.
+    step = 'creating the cgroup namespace';
+    libc.unshare(CLONE_NEWCGROUP, 'unshare(cgroup)');
+  }
   if (plan.hostname !== undefined) {
     step = 'setting the hostname';
     libc.sethostname(plan.hostname, `hostname ${plan.hostname}`);

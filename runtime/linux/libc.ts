@@ -9,9 +9,11 @@ import { SyscallError } from '../errors.js';
 
 const lib = koffi.load('libc.so.6');
 
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-);
+// Some numbers have two names (EAGAIN/EWOULDBLOCK, ENOTSUP/EOPNOTSUPP): keep the first, the usual one.
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(osConstants.errno)) {
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
 
 export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `errno ${errno}`;
@@ -35,6 +37,7 @@ function declare<A extends unknown[], R>(prototype: string): Fn<A, R> {
 // Registered by name for the prototypes below.
 koffi.struct('tsrunc_rlimit', { cur: 'uint64_t', max: 'uint64_t' });
 koffi.struct('tsrunc_cap_header', { version: 'uint32_t', pid: 'int' });
+koffi.struct('tsrunc_open_how', { flags: 'uint64_t', mode: 'uint64_t', resolve: 'uint64_t' });
 koffi.struct('tsrunc_cap_data', {
   effective: 'uint32_t',
   permitted: 'uint32_t',
@@ -59,6 +62,18 @@ const c = {
   open: declare<[string, number, number], number>('int open(const char *path, int flags, uint32_t mode)'),
   openat: declare<[number, string, number, number], number>(
     'int openat(int dirfd, const char *path, int flags, uint32_t mode)',
+  ),
+  mkdirat: declare<[number, string, number], number>('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+  mknodat: declare<[number, string, number, number], number>(
+    'int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)',
+  ),
+  symlinkat: declare<[string, number, string], number>('int symlinkat(const char *target, int dirfd, const char *path)'),
+  unlinkat: declare<[number, string, number], number>('int unlinkat(int dirfd, const char *path, int flags)'),
+  fchownat: declare<[number, string, number, number, number], number>(
+    'int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)',
+  ),
+  readlinkat: declare<[number, string, Buffer, number], number>(
+    'long readlinkat(int dirfd, const char *path, _Out_ uint8_t *buf, size_t size)',
   ),
   close: declare<[number], number>('int close(int fd)'),
   write: declare<[number, Buffer, number], number>('long write(int fd, const void *buf, size_t count)'),
@@ -110,6 +125,18 @@ export function pivotRoot(newRoot: string, putOld: string, context: string): voi
   check(c.syscall2s(SYS_pivot_root, 'str', newRoot, 'str', putOld), 'pivot_root', context);
 }
 
+const SYS_bpf = 321; // x86_64; glibc has no wrapper for bpf
+
+/** bpf(2) with `attr`, a union bpf_attr laid out by the caller; returns the result (an fd for loads). */
+export function bpf(cmd: number, attr: Buffer, context: string): number {
+  return check(c.syscall2s(SYS_bpf, 'int', cmd, 'void *', attr, 'int', attr.length), 'bpf', context);
+}
+
+/** Where a Buffer's bytes are, for the pointer fields of a hand-built struct (a bpf_attr). */
+export function addressOf(buffer: Buffer): bigint {
+  return koffi.address(buffer);
+}
+
 export function chroot(path: string, context: string): void {
   check(c.chroot(path), 'chroot', context);
 }
@@ -144,6 +171,48 @@ export function open(path: string, flags: number, mode: number, context: string)
 
 export function openat(dirfd: number, path: string, flags: number, mode: number, context: string): number {
   return check(c.openat(dirfd, path, flags, mode), 'openat', context);
+}
+
+const SYS_openat2 = 437; // x86_64; glibc has no wrapper for openat2
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
+
+/** openat2(2): `path` resolved from `dirfd` under the RESOLVE_* rules in `resolve`. */
+export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number, context: string): number {
+  const how = { flags, mode, resolve };
+  return check(c.syscall2s(SYS_openat2, 'int', dirfd, 'str', path, 'tsrunc_open_how *', how, 'size_t', 24), 'openat2', context);
+}
+
+export function mkdirat(dirfd: number, path: string, mode: number, context: string): void {
+  check(c.mkdirat(dirfd, path, mode), 'mkdirat', context);
+}
+
+export function mknodat(dirfd: number, path: string, mode: number, dev: number, context: string): void {
+  check(c.mknodat(dirfd, path, mode, dev), 'mknodat', context);
+}
+
+export function symlinkat(target: string, dirfd: number, path: string, context: string): void {
+  check(c.symlinkat(target, dirfd, path), 'symlinkat', context);
+}
+
+export function unlinkat(dirfd: number, path: string, flags: number, context: string): void {
+  check(c.unlinkat(dirfd, path, flags), 'unlinkat', context);
+}
+
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_EMPTY_PATH = 0x1000;
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number, context: string): void {
+  check(c.fchownat(dirfd, path, uid, gid, flags), 'fchownat', context);
+}
+
+/** The target of the symlink `path` (relative to `dirfd`; "" reads an O_PATH fd to the link itself). */
+export function readlinkat(dirfd: number, path: string, context: string): string {
+  const buffer = Buffer.alloc(4096);
+  const length = check(c.readlinkat(dirfd, path, buffer, buffer.length), 'readlinkat', context);
+  return buffer.subarray(0, length).toString();
 }
 
 export function close(fd: number): void {
