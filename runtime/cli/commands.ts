@@ -16,6 +16,13 @@ interface IdArgs extends GlobalArgs {
 const idPositional = (y: Argv): Argv =>
   y.positional('id', { type: 'string', demandOption: true, describe: 'container id' });
 
+/** What create and run share. */
+const withCreateOptions = (y: Argv): Argv =>
+  idPositional(y)
+    .option('bundle', { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' })
+    .option('pid-file', { type: 'string', describe: "file to write the container init's pid to" })
+    .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' });
+
 /**
  * yargs infers argument types from builder chains, which does not survive lazy handlers;
  * each handler states the arguments it reads instead, checked against the builder by tests.
@@ -34,11 +41,7 @@ export function registerCommands(y: Argv): Argv {
   y = verb(y,
       'create <id>',
       'create a container from a bundle; it waits, ready, until start',
-      (c: Argv) =>
-        idPositional(c)
-          .option('bundle', { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' })
-          .option('pid-file', { type: 'string', describe: "file to write the container init's pid to" })
-          .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' }),
+      withCreateOptions,
       async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean }) => {
         const { createContainer } = await import('../container/create.js');
         await createContainer({
@@ -80,10 +83,7 @@ export function registerCommands(y: Argv): Argv {
       'run <id>',
       'create and start a container; without --detach wait for it and exit with its status',
       (c: Argv) =>
-        idPositional(c)
-          .option('bundle', { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' })
-          .option('pid-file', { type: 'string', describe: "file to write the container init's pid to" })
-          .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' })
+        withCreateOptions(c)
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs' }),
       async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean; detach: boolean }) => {
         const { runContainer } = await import('../container/run.js');

@@ -19,10 +19,6 @@ import { applySeccomp } from '../linux/seccomp.js';
 import { applyLsmBeforeExec } from '../linux/lsm.js';
 import type { ProcessPlan } from './plan.js';
 
-const O_WRONLY = 1;
-const O_DIRECTORY = 0o200000;
-const O_CLOEXEC = 0o2000000;
-const O_PATH = 0o10000000;
 const PR_SET_NO_NEW_PRIVS = 38;
 const DEFAULT_UMASK = 0o022;
 
@@ -37,7 +33,7 @@ interface Prepared {
 function prepare(plan: InitPlan): Prepared {
   step = 'opening the state directory';
   // Kept across pivot_root so exec.fifo stays reachable; close-on-exec, so it never leaks.
-  const stateDirFd = libc.open(plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
+  const stateDirFd = libc.open(plan.stateDir, libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
   const proc = plan.process;
   if (proc?.oomScoreAdj !== undefined) {
     step = 'setting oomScoreAdj';
@@ -92,7 +88,7 @@ function prepare(plan: InitPlan): Prepared {
 /** Blocks until `tsrunc start` opens exec.fifo for reading, then tells it we got there. */
 function waitForStart(stateDirFd: number): void {
   step = 'waiting for start';
-  const fifo = libc.openat(stateDirFd, 'exec.fifo', O_WRONLY | O_CLOEXEC, 0, 'opening exec.fifo');
+  const fifo = libc.openat(stateDirFd, 'exec.fifo', libc.O_WRONLY | libc.O_CLOEXEC, 0, 'opening exec.fifo');
   libc.writeAll(fifo, Buffer.from('0'), 'writing exec.fifo');
   libc.close(fifo);
   libc.close(stateDirFd);

@@ -52,12 +52,6 @@ const S_IFMT = 0o170000;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
-const O_PATH = 0o10000000;
 
 /** glibc's makedev(): 12-bit major and 20-bit minor split as the kernel's new_encode_dev reads them. */
 export function makedev(major: number, minor: number): number {
@@ -97,7 +91,7 @@ export function createDevice(root: RootDir, device: DeviceNode): void {
     } finally {
       libc.umask(oldUmask);
     }
-    const node = libc.openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, context);
+    const node = libc.openat(dir, name, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, context);
     try {
       const stat = fs.fstatSync(node);
       if ((stat.mode & S_IFMT) !== typeBits || (device.type !== 'p' && stat.rdev !== dev)) {
@@ -118,8 +112,8 @@ export function createDevice(root: RootDir, device: DeviceNode): void {
 
 /** mknod refused (e.g. without CAP_MKNOD): the host's node at the same path, bind-mounted. */
 function bindHostDevice(dir: number, name: string, device: DeviceNode, context: string): void {
-  libc.close(libc.openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644, context));
-  const target = libc.openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, context);
+  libc.close(libc.openat(dir, name, libc.O_WRONLY | libc.O_CREAT | libc.O_EXCL | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0o644, context));
+  const target = libc.openat(dir, name, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, context);
   try {
     libc.mount(device.path, fdPath(target), null, MS_BIND, null, `bind-mounting host device ${device.path}`);
   } finally {

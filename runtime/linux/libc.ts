@@ -29,6 +29,18 @@ function check(result: number | bigint, call: string, context: string): number {
   return value;
 }
 
+/** open(2) flags (x86_64 values), for every caller of open/openat/openat2. */
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_TRUNC = 0o1000;
+export const O_NONBLOCK = 0o4000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+
 type Fn<A extends unknown[], R> = (...args: A) => R;
 function declare<A extends unknown[], R>(prototype: string): Fn<A, R> {
   return lib.func(prototype) as unknown as Fn<A, R>;
@@ -237,7 +249,6 @@ const F_SETFD = 2;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const FD_CLOEXEC = 1;
-const O_NONBLOCK = 0o4000;
 
 /** Clears close-on-exec and O_NONBLOCK so `fd` reaches the exec'd program as a plain fd. */
 export function makeInheritable(fd: number, context: string): void {

@@ -86,8 +86,6 @@ export function withMountLabel(data: string, mountLabel: string | undefined): st
   return data === '' ? option : `${data},${option}`;
 }
 
-const O_WRONLY = 1;
-const O_CLOEXEC = 0o2000000;
 
 /** Writes `value` to one of this thread's LSM attributes (attr/<subdir>/<name> when there, else attr/<name>). */
 function writeAttr(subdir: string | undefined, name: string, value: string, context: string): void {
@@ -96,7 +94,7 @@ function writeAttr(subdir: string | undefined, name: string, value: string, cont
   const base = fs.existsSync('/proc/thread-self') ? '/proc/thread-self/attr' : '/proc/self/attr';
   const modern = subdir === undefined ? undefined : `${base}/${subdir}/${name}`;
   const file = modern !== undefined && fs.existsSync(modern) ? modern : `${base}/${name}`;
-  const fd = libc.open(file, O_WRONLY | O_CLOEXEC, 0, `${context}: opening ${file}`);
+  const fd = libc.open(file, libc.O_WRONLY | libc.O_CLOEXEC, 0, `${context}: opening ${file}`);
   try {
     libc.writeAll(fd, Buffer.from(value), `${context}: writing ${file}`);
   } finally {

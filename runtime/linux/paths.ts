@@ -3,10 +3,10 @@
  * as if the rootfs were "/", so a hostile rootfs cannot point a mount at the host.
  *
  * The kernel does the resolving: openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from an fd
- * of the rootfs gives an O_PATH fd of the destination, and the mount goes onto
+ * of the rootfs gives an libc.O_PATH fd of the destination, and the mount goes onto
  * /proc/self/fd/N, so nothing can swap the path between the check and the mount. Missing
  * components are created one at a time relative to their parent's fd (mkdirat/openat with
- * O_NOFOLLOW). Where the kernel has no openat2 (ENOSYS, before Linux 5.6), the lexical walk
+ * libc.O_NOFOLLOW). Where the kernel has no openat2 (ENOSYS, before Linux 5.6), the lexical walk
  * of resolveInRoot is used instead.
  */
 import fs from 'node:fs';
@@ -18,13 +18,6 @@ const MAX_SYMLINKS = 255;
 /** Dangling symlinks followed by hand while creating a path (the kernel's own limit is 40). */
 const MAX_CREATE_SYMLINKS = 40;
 
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_DIRECTORY = 0o200000;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
-const O_PATH = 0o10000000;
 
 /** Pure, lexical: `containerPath` with the rootfs's symlinks followed as if `root` were "/". */
 export function resolveInRoot(root: string, containerPath: string): string {
@@ -100,7 +93,7 @@ export function simulateMissingOpenat2(missing: boolean): void {
 export function hasOpenat2(): boolean {
   if (openat2Missing) return false;
   try {
-    libc.close(libc.openat2(-100, '/', O_PATH | O_CLOEXEC, 0, 0, 'probing openat2'));
+    libc.close(libc.openat2(-100, '/', libc.O_PATH | libc.O_CLOEXEC, 0, 0, 'probing openat2'));
   } catch (error) {
     if (error instanceof SyscallError && error.errnoName === 'ENOSYS') openat2Missing = true;
   }
@@ -117,7 +110,7 @@ function components(containerPath: string): string[] {
 }
 
 /**
- * The container's root filesystem, held open (O_PATH) while the init prepares it: every path
+ * The container's root filesystem, held open (libc.O_PATH) while the init prepares it: every path
  * given to it is resolved inside it.
  */
 export class RootDir {
@@ -126,7 +119,7 @@ export class RootDir {
   readonly hostPath: string;
 
   constructor(rootfs: string) {
-    this.fd = libc.open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
+    this.fd = libc.open(rootfs, libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
     this.hostPath = fs.readlinkSync(fdPath(this.fd));
   }
 
@@ -144,7 +137,7 @@ export class RootDir {
   }
 
   /**
-   * An O_PATH fd (close-on-exec; the caller closes it) of `containerPath` resolved inside the
+   * An libc.O_PATH fd (close-on-exec; the caller closes it) of `containerPath` resolved inside the
    * rootfs, created first when missing and options.create says how.
    */
   open(containerPath: string, options: OpenInRootOptions): number {
@@ -162,7 +155,7 @@ export class RootDir {
     const resolve = libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_MAGICLINKS;
     for (let attempt = 0; ; attempt++) {
       try {
-        return libc.openat2(this.fd, containerPath, O_PATH | O_CLOEXEC, 0, resolve, `${context}: resolving ${containerPath}`);
+        return libc.openat2(this.fd, containerPath, libc.O_PATH | libc.O_CLOEXEC, 0, resolve, `${context}: resolving ${containerPath}`);
       } catch (error) {
         const errno = errnoOf(error);
         if (errno === 'ENOENT') return undefined;
@@ -227,7 +220,7 @@ export class RootDir {
           if (kind === 'directory') {
             libc.mkdirat(current, name, 0o755, `${context}: creating ${candidate}`);
           } else {
-            const flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+            const flags = libc.O_WRONLY | libc.O_CREAT | libc.O_EXCL | libc.O_NOFOLLOW | libc.O_CLOEXEC;
             libc.close(libc.openat(current, name, flags, 0o644, `${context}: creating ${candidate}`));
           }
         } catch (error) {
@@ -246,7 +239,7 @@ export class RootDir {
   private danglingLinkTarget(dirFd: number, name: string, context: string): string | undefined {
     let fd: number;
     try {
-      fd = libc.openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, `${context}: looking at ${name}`);
+      fd = libc.openat(dirFd, name, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, `${context}: looking at ${name}`);
     } catch (error) {
       if (errnoOf(error) === 'ENOENT') return undefined;
       throw error;
@@ -262,7 +255,7 @@ export class RootDir {
     }
   }
 
-  /** Without openat2: the lexical walk, then an O_PATH fd of its result. */
+  /** Without openat2: the lexical walk, then an libc.O_PATH fd of its result. */
   private openLexically(containerPath: string, options: OpenInRootOptions): number {
     const target = resolveInRoot(this.hostPath, containerPath);
     const resolved = `/${path.relative(this.hostPath, target)}`;
@@ -270,7 +263,7 @@ export class RootDir {
     if (options.create !== undefined) ensureMountTarget(target, options.create === 'file');
     let fd: number;
     try {
-      fd = libc.open(target, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, `${options.context}: opening ${containerPath}`);
+      fd = libc.open(target, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, `${options.context}: opening ${containerPath}`);
     } catch (error) {
       if (errnoOf(error) !== 'ENOENT') throw error;
       throw new TsruncError(`${options.context}: ${containerPath} does not exist in the rootfs`);

@@ -18,9 +18,6 @@ import {
 } from './mount-options.js';
 
 const MNT_DETACH = 2;
-const O_RDONLY = 0;
-const O_DIRECTORY = 0o200000;
-const O_CLOEXEC = 0o2000000;
 
 function describeMount(step: MountStep): string {
   return `mount ${step.index} (${step.type || 'bind'} ${step.source || 'none'} on ${step.destination})`;
@@ -111,8 +108,8 @@ function mountPointOf(dir: string): string {
 }
 
 function pivotInto(rootfs: string): void {
-  const oldRoot = libc.open('/', O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 'opening the old root');
-  const newRoot = libc.open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
+  const oldRoot = libc.open('/', libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, 'opening the old root');
+  const newRoot = libc.open(rootfs, libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
   try {
     libc.fchdir(newRoot, 'entering the rootfs');
     libc.pivotRoot('.', '.', `pivot_root into ${rootfs}`);

@@ -117,17 +117,13 @@ export function planSysctl(
   return plan;
 }
 
-const O_WRONLY = 1;
-const O_TRUNC = 0o1000;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
 
 /** Writes each sysctl, in order, through /proc/sys (see the top of this file). */
 export function applySysctl(plan: SysctlPlan): void {
   for (const [key, value] of plan) {
     const file = sysctlFile(dottedSysctlKey(key));
     const context = `${pointer(key)}: setting ${file}`;
-    const fd = libc.open(file, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0, context);
+    const fd = libc.open(file, libc.O_WRONLY | libc.O_TRUNC | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, context);
     try {
       libc.writeAll(fd, Buffer.from(value), context);
     } finally {
