@@ -247,6 +247,9 @@ t.test('a symlink swapped in and out while tsrunc creates the mount point', asyn
     t.same(mountsUnder(host), [], `round ${i}: nothing is mounted there`);
   }
   t.comment(`${created} of 10 creates succeeded while the link was being swapped`);
+  // The swapper's own command line names the sandbox: it must be gone before counting leftovers.
+  const swapperExited = new Promise((resolve) => swapper.once('exit', resolve));
   swapper.kill('SIGKILL');
+  await swapperExited;
   assertNothingLeft(t, sandbox);
 });
