@@ -1,0 +1,142 @@
+/**
+ * Unix stream sockets that carry file descriptors (SCM_RIGHTS): connect to a socket path,
+ * sendmsg data plus fds. Node's net module cannot send fds, so this goes through koffi, with
+ * struct msghdr/iovec/cmsghdr laid out by hand (x86_64). The libc symbols are declared on
+ * first use, so only the commands that pass fds pay for them.
+ */
+import koffi from 'koffi';
+import { SyscallError, TsruncError } from '../errors.js';
+import { close, errnoName } from './libc.js';
+
+type Fn<A extends unknown[], R> = (...args: A) => R;
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_NOSIGNAL = 0x4000; // a listener that went away is an error here, not a SIGPIPE
+const EINTR = 4;
+const SUN_PATH_MAX = 108;
+
+interface SocketCalls {
+  socket: Fn<[number, number, number], number>;
+  connect: Fn<[number, Buffer, number], number>;
+  sendmsg: Fn<[number, Buffer, number], number>;
+}
+
+let calls: SocketCalls | undefined;
+
+function socketCalls(): SocketCalls {
+  if (calls) return calls;
+  const libc = koffi.load('libc.so.6');
+  calls = {
+    socket: libc.func('int socket(int domain, int type, int protocol)') as unknown as SocketCalls['socket'],
+    connect: libc.func('int connect(int fd, const void *addr, uint32_t len)') as unknown as SocketCalls['connect'],
+    sendmsg: libc.func('long sendmsg(int fd, const void *msg, int flags)') as unknown as SocketCalls['sendmsg'],
+  };
+  return calls;
+}
+
+function fail(call: string, context: string): never {
+  const errno = koffi.errno();
+  throw new SyscallError(call, errno, errnoName(errno), context);
+}
+
+/** Declares the libc functions now (e.g. before pivot_root or a seccomp filter), without a call. */
+export function prepareScmRights(): void {
+  socketCalls();
+}
+
+/** A connected AF_UNIX SOCK_STREAM socket (close-on-exec) to `socketPath`. */
+export function connectUnix(socketPath: string, context: string): number {
+  const path = Buffer.from(socketPath);
+  if (path.length === 0 || path.length >= SUN_PATH_MAX) {
+    throw new TsruncError(`${context}: the socket path must be 1 to ${SUN_PATH_MAX - 1} bytes long`);
+  }
+  const { socket, connect } = socketCalls();
+  const fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail('socket', context);
+  // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
+  const address = Buffer.alloc(2 + SUN_PATH_MAX);
+  address.writeUInt16LE(AF_UNIX, 0);
+  path.copy(address, 2);
+  for (;;) {
+    if (connect(fd, address, 2 + path.length + 1) === 0) return fd;
+    if (koffi.errno() !== EINTR) break;
+  }
+  const errno = koffi.errno();
+  close(fd);
+  throw new SyscallError('connect', errno, errnoName(errno), context);
+}
+
+/**
+ * The bytes of one sendmsg call: `data` in one iovec, and `fds` in one SCM_RIGHTS control
+ * message. Built ahead of time so that sending is a single syscall (seccomp.ts sends after
+ * its filter is loaded). The returned buffers must stay referenced until the send.
+ */
+export interface PreparedMessage {
+  msghdr: Buffer;
+  keep: Buffer[];
+  length: number;
+}
+
+export function prepareMessage(data: Buffer, fds: readonly number[]): PreparedMessage {
+  const payload = Buffer.alloc(data.length);
+  data.copy(payload);
+  // struct iovec { void *iov_base; size_t iov_len; }
+  const iov = Buffer.alloc(16);
+  iov.writeBigUInt64LE(koffi.address(payload), 0);
+  iov.writeBigUInt64LE(BigInt(payload.length), 8);
+  // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } + int fds[], padded to 8
+  const cmsgLen = 16 + 4 * fds.length;
+  const control = Buffer.alloc(fds.length > 0 ? (cmsgLen + 7) & ~7 : 0);
+  if (fds.length > 0) {
+    control.writeBigUInt64LE(BigInt(cmsgLen), 0);
+    control.writeInt32LE(SOL_SOCKET, 8);
+    control.writeInt32LE(SCM_RIGHTS, 12);
+    fds.forEach((fd, i) => control.writeInt32LE(fd, 16 + 4 * i));
+  }
+  // struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
+  //                 void *msg_control; size_t msg_controllen; int msg_flags; }
+  const msghdr = Buffer.alloc(56);
+  msghdr.writeBigUInt64LE(koffi.address(iov), 16);
+  msghdr.writeBigUInt64LE(1n, 24);
+  if (control.length > 0) {
+    msghdr.writeBigUInt64LE(koffi.address(control), 32);
+    msghdr.writeBigUInt64LE(BigInt(control.length), 40);
+  }
+  return { msghdr, keep: [payload, iov, control], length: payload.length };
+}
+
+/** Puts `fd` in slot `index` of a prepared message's SCM_RIGHTS array (for an fd that exists only later). */
+export function setPreparedFd(message: PreparedMessage, index: number, fd: number): void {
+  const control = message.keep[2]!;
+  if (16 + 4 * index + 4 > control.length) throw new TsruncError(`prepared message has no fd slot ${index}`);
+  control.writeInt32LE(fd, 16 + 4 * index);
+}
+
+/**
+ * One sendmsg of a prepared message. Returns the bytes sent; a stream socket may take fewer
+ * than all (the fds always go with the first byte), and the caller sends the rest with
+ * sendWithFds(fd, rest, []).
+ */
+export function sendPrepared(socketFd: number, message: PreparedMessage, context: string): number {
+  const { sendmsg } = socketCalls();
+  for (;;) {
+    const sent = Number(sendmsg(socketFd, message.msghdr, MSG_NOSIGNAL));
+    if (sent >= 0) return sent;
+    if (koffi.errno() !== EINTR) fail('sendmsg', context);
+  }
+}
+
+/** Sends all of `data` with `fds` attached to its first byte. */
+export function sendWithFds(socketFd: number, data: Buffer, fds: readonly number[], context: string): void {
+  let offset = 0;
+  let first = true;
+  while (first || offset < data.length) {
+    const message = prepareMessage(data.subarray(offset), first ? fds : []);
+    offset += sendPrepared(socketFd, message, context);
+    first = false;
+  }
+}
