@@ -1,0 +1,78 @@
+/**
+ * `tsrunc features` (runc's `runc features`; runtime-spec features.md): what this runtime
+ * implements, as JSON. Every list is derived from the tables create itself uses, so that what
+ * is listed is what create accepts.
+ */
+import { HOOK_KINDS } from './hooks.js';
+import { knownMountOptions } from '../linux/mount-options.js';
+import { capabilityNames } from '../linux/capabilities.js';
+import { namespaceKinds, type NamespaceType } from '../linux/namespaces.js';
+import { apparmorEnabled, selinuxEnabled } from '../linux/lsm.js';
+import { SPEC_VERSION, TSRUNC_VERSION } from '../cli/version.js';
+
+export interface SeccompFeatures {
+  enabled: boolean;
+  actions?: string[];
+  operators?: string[];
+  archs?: string[];
+  knownFlags?: string[];
+  supportedFlags?: string[];
+}
+
+export interface Features {
+  ociVersionMin: string;
+  ociVersionMax: string;
+  hooks: string[];
+  mountOptions: string[];
+  linux: {
+    namespaces: string[];
+    capabilities: string[];
+    cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean; rdma: boolean };
+    seccomp: SeccompFeatures;
+    apparmor: { enabled: boolean };
+    selinux: { enabled: boolean };
+    intelRdt: { enabled: boolean };
+    mountExtensions: { idmap: { enabled: boolean } };
+  };
+  annotations: Record<string, string>;
+}
+
+/**
+ * Namespace types tsrunc cannot provide. user: create refuses it (it needs a single-threaded
+ * stage, DESIGN.md). time: create accepts it, but setns(2) back out of a time namespace needs a
+ * single-threaded caller (EUSERS from Node), so such a create fails; not listed until it works.
+ */
+const UNSUPPORTED_NAMESPACES: readonly NamespaceType[] = ['user', 'time'];
+
+/**
+ * seccomp.ts may export `seccompFeatures(): SeccompFeatures` once filters are implemented;
+ * until it does, seccomp is reported as not enabled (create refuses linux.seccomp).
+ */
+async function seccompFeatures(): Promise<SeccompFeatures> {
+  const module: Record<string, unknown> = await import('../linux/seccomp.js');
+  const describe = module['seccompFeatures'];
+  if (typeof describe === 'function') return (describe as () => SeccompFeatures)();
+  return { enabled: false };
+}
+
+export async function features(): Promise<Features> {
+  return {
+    ociVersionMin: '1.0.0',
+    // validate.ts accepts 1.0.0 to 1.2.x; 1.2.0 is the version tsrunc implements.
+    ociVersionMax: SPEC_VERSION,
+    hooks: [...HOOK_KINDS],
+    mountOptions: [...knownMountOptions].sort(),
+    linux: {
+      namespaces: (Object.keys(namespaceKinds) as NamespaceType[]).filter((type) => !UNSUPPORTED_NAMESPACES.includes(type)).sort(),
+      capabilities: [...capabilityNames],
+      // Both drivers (cgroups/v1.ts, v2.ts); no systemd driver; rdma limits are written on both.
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      seccomp: await seccompFeatures(),
+      apparmor: { enabled: apparmorEnabled() },
+      selinux: { enabled: selinuxEnabled() },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: { 'io.github.tsrunc.version': TSRUNC_VERSION },
+  };
+}
