@@ -1,0 +1,108 @@
+/**
+ * process.terminal with --console-socket: the manager receives the pty master over the socket
+ * (SCM_RIGHTS), the container process has the slave, from the container's own devpts, as its
+ * stdio and controlling terminal, sized as process.consoleSize says.
+ */
+import path from 'node:path';
+import t from 'tap';
+import { Sandbox, busyboxConfig, type JsonObject } from '../lib/harness.js';
+import { assertNothingLeft, expectCreateFailure, fields, withProcess } from '../lib/container-helpers.js';
+import { listenForConsole } from './console-receiver.js';
+
+const devpts = {
+  destination: '/dev/pts',
+  type: 'devpts',
+  source: 'devpts',
+  options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+};
+
+function terminalConfig(script: string, processFields: JsonObject = {}): JsonObject {
+  const base = busyboxConfig(['sh', '-c', script]);
+  const config = withProcess(base, { terminal: true, consoleSize: { height: 33, width: 111 }, ...processFields });
+  return { ...config, mounts: [...(base['mounts'] as JsonObject[]), devpts] };
+}
+
+/** Lines of tty output without the carriage returns the tty adds. */
+const clean = (output: string) => output.replace(/\r/g, '');
+
+t.test('create --console-socket: the master arrives, the process has the slave as its terminal', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const socket = path.join(sandbox.dir, 'console.sock');
+  const receiver = await listenForConsole(socket);
+  t.teardown(() => receiver.stop());
+  const script = [
+    'echo tty=$(tty)',
+    'echo size=$(stty size)',
+    'test -t 0 && test -t 1 && test -t 2 && echo stdio=tty',
+    "echo session=$(cut -d' ' -f6 /proc/$$/stat)",
+    "echo ctty=$(cut -d' ' -f7 /proc/$$/stat)",
+    'echo console=$(stat -c %t:%T /dev/console)',
+    'echo ptmx=$(ls /dev/pts | tr "\\n" " ")',
+  ].join('; ');
+  const bundle = sandbox.bundle(terminalConfig(script));
+  const created = await sandbox.create('tty1', bundle, ['--console-socket', socket]);
+  t.equal(created.status, 0, created.stderr);
+  const started = await sandbox.tsrunc(['start', 'tty1']);
+  t.equal(started.status, 0, started.stderr);
+  const received = await receiver.done;
+  t.equal(received.fds, 1, 'one fd arrives');
+  t.equal(received.message, '/dev/ptmx', 'with the name runc sends');
+  const seen = fields(clean(received.output));
+  t.equal(seen['tty'], '/dev/pts/0', "the first pty of the container's own devpts");
+  t.equal(seen['size'], '33 111', 'consoleSize applied (rows cols)');
+  t.equal(seen['stdio'], 'tty', 'stdin, stdout and stderr are the terminal');
+  t.equal(seen['session'], '1', 'the process leads its own session');
+  t.equal(seen['ctty'], `${136 << 8}`, 'and /dev/pts/0 (136:0) is its controlling terminal');
+  t.equal(seen['console'], '88:0', '/dev/console is the pty too (runc binds it there)');
+  t.equal(sandbox.output('tty1'), '', 'nothing went to the stdio tsrunc create had');
+  const deleted = await sandbox.tsrunc(['delete', '--force', 'tty1']);
+  t.equal(deleted.status, 0, deleted.stderr);
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('what the manager types reaches the process through the master', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const socket = path.join(sandbox.dir, 'console.sock');
+  const receiver = await listenForConsole(socket, 'hello there\n');
+  t.teardown(() => receiver.stop());
+  const bundle = sandbox.bundle(terminalConfig('read line; echo "got=[$line]"', { user: { uid: 1000, gid: 1000 } }));
+  const result = await sandbox.tsrunc(['run', '--detach', '--console-socket', socket, '--bundle', bundle, 'tty2']);
+  t.equal(result.status, 0, result.stderr);
+  const received = await receiver.done;
+  t.equal(fields(clean(received.output))['got'], '[hello there]', 'the line typed is read, also as a non-root user');
+  await sandbox.tsrunc(['delete', '--force', 'tty2']);
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('terminal without --console-socket, and --console-socket without terminal, fail as in runc', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  await expectCreateFailure(t, sandbox, terminalConfig('true'), /cannot allocate tty if tsrunc will detach without setting console socket/);
+  const bundle = sandbox.bundle(busyboxConfig(['true']));
+  const result = await sandbox.tsrunc(['create', '--console-socket', path.join(sandbox.dir, 'none.sock'), '--bundle', bundle, 'notty']);
+  t.equal(result.status, 1);
+  t.match(result.stderr, /cannot use console socket if tsrunc will not detach or allocate tty/);
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('a console socket nobody listens on fails create cleanly', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const bundle = sandbox.bundle(terminalConfig('true'));
+  const result = await sandbox.tsrunc(['create', '--console-socket', path.join(sandbox.dir, 'none.sock'), '--bundle', bundle, 'nosock']);
+  t.equal(result.status, 1);
+  t.match(result.stderr, /console socket .*none\.sock.*ENOENT/);
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('run in the foreground with terminal and no --console-socket: a clear error (attaching is not written yet)', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(terminalConfig('true')), 'fg']);
+  t.equal(result.status, 1);
+  t.match(result.stderr, /attaching tsrunc's own terminal to the process is not supported yet by tsrunc; pass --console-socket/);
+  t.equal(result.stderr.trim().split('\n').length, 1, 'one error line');
+  assertNothingLeft(t, sandbox);
+});
