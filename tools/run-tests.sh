@@ -6,7 +6,7 @@ files=("$@")
 [ ${#files[@]} -gt 0 ] || mapfile -t files < <(find dist/conformance -name '*.test.js' | sort)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-npx tap --disable-coverage --allow-empty-coverage --reporter=tap --timeout=120 --jobs=2 "${files[@]}" 2>&1 | tee "$log"
+npx tap --disable-coverage --allow-empty-coverage --reporter=tap --timeout=300 --jobs=2 "${files[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # tap's last line reads "# { total: T, pass: P, fail: F, ... }"
 summary=$(grep -E '^# \{ total:' "$log" | tail -n 1)

@@ -36,6 +36,11 @@ const cases: BadCase[] = [
     expected: /config\.json: \/linux\/namespaces\/1: user namespaces are not supported yet/,
   },
   {
+    name: 'a time namespace',
+    config: { ...base, linux: { namespaces: [{ type: 'mount' }, { type: 'time' }] } },
+    expected: /config\.json: \/linux\/namespaces\/1: time namespaces are not supported yet/,
+  },
+  {
     name: 'an unknown capability',
     config: withProcess({ capabilities: { bounding: ['CAP_NOPE'] } }),
     expected: /config\.json: \/process\/capabilities\/bounding\/0: unknown capability "CAP_NOPE"/,

@@ -277,8 +277,13 @@ t.test('planContainer: process', async (t) => {
   t.equal(planContainer(config({ process: undefined }), flags).init.process, undefined, 'a config without process can be planned');
   t.throws(() => planContainer(config({ process: { args: [], cwd: '/' } }), flags), { message: 'config.json: /process/args: must name the program to run' });
   t.throws(() => planContainer(config({ process: { args: ['sh'], cwd: '/', terminal: true } }), flags), {
-    message: /^config\.json: \/process\/terminal: /,
+    message: /^cannot allocate tty if tsrunc will detach without setting console socket/,
   });
+  const withConsole = planContainer(config({ process: { args: ['sh'], cwd: '/', terminal: true, consoleSize: { height: 5, width: 7 } } }), {
+    ...flags, consoleSocket: 'relative.sock',
+  });
+  t.same(withConsole.init.console, { socket: `${process.cwd()}/relative.sock`, rows: 5, cols: 7 }, 'terminal + --console-socket: an absolute socket path and the size');
+  t.throws(() => planContainer(config(), { ...flags, consoleSocket: '/c.sock' }), { message: /^cannot use console socket if tsrunc will not detach or allocate tty/ });
 });
 
 t.test('validateId', async (t) => {

@@ -21,7 +21,9 @@ const withCreateOptions = (y: Argv): Argv =>
   idPositional(y)
     .option('bundle', { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' })
     .option('pid-file', { type: 'string', describe: "file to write the container init's pid to" })
-    .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' });
+    .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' })
+    .option('console-socket', { type: 'string', describe: 'unix socket that receives the pty master (process.terminal)' })
+    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass N more fds (3 to 3+N-1) to the container process' });
 
 /**
  * yargs infers argument types from builder chains, which does not survive lazy handlers;
@@ -42,10 +44,11 @@ export function registerCommands(y: Argv): Argv {
       'create <id>',
       'create a container from a bundle; it waits, ready, until start',
       withCreateOptions,
-      async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean }) => {
+      async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean; consoleSocket?: string; preserveFds: number }) => {
         const { createContainer } = await import('../container/create.js');
         await createContainer({
           root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, keepChild: false,
+          consoleSocket: args.consoleSocket, preserveFds: args.preserveFds,
         });
       },
     );
@@ -85,10 +88,42 @@ export function registerCommands(y: Argv): Argv {
       (c: Argv) =>
         withCreateOptions(c)
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs' }),
-      async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean; detach: boolean }) => {
+      async (args: IdArgs & { bundle?: string; pidFile?: string; noPivot: boolean; detach: boolean; consoleSocket?: string; preserveFds: number }) => {
         const { runContainer } = await import('../container/run.js');
         process.exitCode = await runContainer({
           root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, detach: args.detach,
+          consoleSocket: args.consoleSocket, preserveFds: args.preserveFds,
+        });
+      },
+    );
+  y = verb(y,
+      'exec <id> [command..]',
+      'run another process in a created or running container',
+      (c: Argv) =>
+        idPositional(c)
+          .positional('command', { type: 'string', array: true, describe: 'the program and its arguments (or --process)' })
+          .option('process', { alias: 'p', type: 'string', describe: 'process.json: the process to run (the other process flags are ignored)' })
+          .option('cwd', { type: 'string', describe: 'working directory in the container' })
+          .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'KEY=VALUE to add to the environment' })
+          .option('user', { alias: 'u', type: 'string', describe: 'uid[:gid]' })
+          .option('additional-gids', { alias: 'g', type: 'number', array: true, default: [], describe: 'supplementary group ids' })
+          .option('cap', { alias: 'c', type: 'string', array: true, default: [], describe: 'capability to add (e.g. CAP_NET_ADMIN)' })
+          .option('no-new-privs', { type: 'boolean', default: false, describe: 'set no_new_privs for the process' })
+          .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'allocate a pty (needs --console-socket)' })
+          .option('console-socket', { type: 'string', describe: 'unix socket that receives the pty master' })
+          .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' })
+          .option('pid-file', { type: 'string', describe: "file to write the process's pid to" })
+          .option('preserve-fds', { type: 'number', default: 0, describe: 'pass N more fds (3 to 3+N-1) to the process' }),
+      async (args: IdArgs & {
+        command?: string[]; _: (string | number)[]; process?: string; cwd?: string; env: string[]; user?: string; additionalGids: number[];
+        cap: string[]; noNewPrivs: boolean; tty: boolean; consoleSocket?: string; detach: boolean; pidFile?: string; preserveFds: number;
+      }) => {
+        const { execInContainer } = await import('../container/exec.js');
+        process.exitCode = await execInContainer({
+          root: args.root, id: args.id, args: [...(args.command ?? []), ...args._.slice(1)].map(String), processFile: args.process, cwd: args.cwd,
+          env: args.env.map(String), user: args.user, additionalGids: args.additionalGids, caps: args.cap.map(String),
+          noNewPrivs: args.noNewPrivs, tty: args.tty, detach: args.detach, pidFile: args.pidFile,
+          consoleSocket: args.consoleSocket, preserveFds: args.preserveFds,
         });
       },
     );
@@ -167,6 +202,10 @@ export function registerCommands(y: Argv): Argv {
       else await streamStats(args.root, args.id, parseDuration(args.interval, '--interval'), (event) => writeOut(`${JSON.stringify(event)}\n`));
     },
   );
+  y = verb(y, 'features', 'print what tsrunc supports as JSON (runtime-spec features.md)', (c: Argv) => c, async () => {
+    const { features } = await import('../container/features.js');
+    writeOut(`${JSON.stringify(await features(), null, 2)}\n`);
+  });
   y = verb(y,
       'spec',
       'write a default config.json into the bundle',

@@ -9,7 +9,7 @@ import { configureLog, logDebug, logError } from '../log.js';
 import { writeOut } from './output.js';
 import { TSRUNC_VERSION, SPEC_VERSION } from './version.js';
 
-const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'pause', 'resume', 'update', 'ps', 'events']);
+const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'pause', 'resume', 'update', 'ps', 'events', 'features', 'exec']);
 
 function fail(message: string): never {
   logError(message);
@@ -31,8 +31,35 @@ function joinStdinValues(argv: string[]): string[] {
   return joined;
 }
 
+/** exec's flags that take a value (runc's names), to find where `exec <id> <command...>` starts. */
+const EXEC_VALUE_FLAGS = new Set([
+  '--process', '-p', '--cwd', '--env', '-e', '--user', '-u', '--additional-gids', '-g', '--cap', '-c',
+  '--console-socket', '--pid-file', '--preserve-fds', '--process-label', '--apparmor', '--cgroup',
+]);
+
+/**
+ * `exec <id> sh -c 'x'`: everything after the id is the command, flags and all, as in runc.
+ * A "--" after the id tells yargs so (unless one is there already).
+ */
+function separateExecCommand(argv: string[]): string[] {
+  const verb = argv.findIndex((arg) => VERBS.has(arg));
+  if (verb < 0 || argv[verb] !== 'exec') return argv;
+  for (let i = verb + 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return argv;
+    if (arg.startsWith('-')) {
+      if (EXEC_VALUE_FLAGS.has(arg)) i++;
+      continue;
+    }
+    // arg is the id
+    if (i + 1 < argv.length && argv[i + 1] !== '--') return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
+    return argv;
+  }
+  return argv;
+}
+
 async function main(rawArgv: string[]): Promise<void> {
-  const argv = joinStdinValues(rawArgv);
+  const argv = separateExecCommand(joinStdinValues(rawArgv));
   // runc takes --version/-v among its global flags, before any verb.
   const firstVerb = argv.findIndex((arg) => VERBS.has(arg));
   const globalPart = firstVerb < 0 ? argv : argv.slice(0, firstVerb);
@@ -45,7 +72,8 @@ async function main(rawArgv: string[]): Promise<void> {
     .usage('$0 [global options] <command> [options] <id>')
     .version(false)
     // runc's flags include --no-pivot and --no-new-keyring: a name, not a negation.
-    .parserConfiguration({ 'boolean-negation': false })
+    // exec's --env/--cap/--additional-gids repeat per value; a greedy array would eat the id.
+    .parserConfiguration({ 'boolean-negation': false, 'greedy-arrays': false })
     .strict()
     .demandCommand(1, 'tsrunc needs a command; see --help')
     .middleware((args) => {

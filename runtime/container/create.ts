@@ -20,6 +20,8 @@ import { cgroupManagerForConfig } from '../linux/cgroups/index.js';
 import { INIT_CHANNEL_FD, MessageReader } from '../init/channel.js';
 import { validateId } from './id.js';
 import { planContainer } from './plan-init.js';
+import { passedFds } from './preserve-fds.js';
+import { checkHooks, hookCount, hookState, runHooks, runHooksWarnOnly } from './hooks.js';
 import {
   EXEC_FIFO, createContainerDir, removeContainerDir, writeFileAtomic, writeState, type LockedDir,
 } from './state-store.js';
@@ -32,6 +34,10 @@ export interface CreateOptions {
   noPivot: boolean;
   /** `run` keeps the init as its child to wait for it; `create` lets it go. */
   keepChild: boolean;
+  /** --console-socket: where the pty master goes when process.terminal is set. */
+  consoleSocket?: string | undefined;
+  /** --preserve-fds: fds 3.. of tsrunc the container process gets at 3.. */
+  preserveFds?: number | undefined;
 }
 
 export interface CreatedContainer {
@@ -42,7 +48,8 @@ export interface CreatedContainer {
 
 const initScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'init', 'main.js');
 
-function waitForReady(child: ChildProcess, channel: Duplex): Promise<void> {
+/** `onHooks` runs when the init asks for the prestart and createRuntime hooks (channel.ts). */
+function waitForReady(child: ChildProcess, channel: Duplex, onHooks: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const reader = new MessageReader();
     let settled = false;
@@ -56,7 +63,14 @@ function waitForReady(child: ChildProcess, channel: Duplex): Promise<void> {
     channel.on('data', (chunk: Buffer) => {
       for (const message of reader.push(chunk)) {
         if (message.type === 'ready') settle();
-        else settle(new TsruncError(message.message));
+        else if (message.type === 'hooks') {
+          try {
+            onHooks();
+            channel.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
+          } catch (error) {
+            settle(error as Error);
+          }
+        } else settle(new TsruncError(message.message));
       }
     });
     channel.on('error', () => undefined); // the exit handler below reports what matters
@@ -84,13 +98,30 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   if (!fs.existsSync(rootfsPath) || !fs.statSync(rootfsPath).isDirectory()) {
     throw new TsruncError(`rootfs: ${rootfsPath}: no such directory (config.json /root/path)`);
   }
+  checkHooks(config.hooks);
   const cgroups = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
   let lock: LockedDir | undefined = createContainerDir(options.root, options.id);
   const dir = lock.dir;
   let child: ChildProcess | undefined;
   let cgroupMade = false;
   try {
-    const plan = planContainer(config, { id: options.id, bundle, stateDir: dir, noPivot: options.noPivot });
+    const passed = passedFds(options.preserveFds);
+    const plan = planContainer(config, {
+      id: options.id, bundle, stateDir: dir, noPivot: options.noPivot,
+      consoleSocket: options.consoleSocket, preserveFds: passed.fds.length, attached: options.keepChild,
+    });
+    plan.init.process?.env.push(...passed.env);
+    const hooks = config.hooks;
+    const stateForHooks = (pid: number) =>
+      hookState({ ociVersion: config.ociVersion, id: options.id, pid, bundle, annotations: config.annotations }, 'creating');
+    if (hookCount(hooks, 'prestart', 'createRuntime', 'createContainer', 'startContainer') > 0) {
+      plan.init.hooks = {
+        runtimeHooks: hookCount(hooks, 'prestart', 'createRuntime') > 0,
+        createContainer: [...(hooks?.createContainer ?? [])],
+        startContainer: [...(hooks?.startContainer ?? [])],
+        state: stateForHooks(0),
+      };
+    }
     const rootfsPlan = plan.init.rootfs;
     if (rootfsPlan.chrootOnly) {
       const skipped = rootfsPlan.mounts.length + rootfsPlan.maskedPaths.length + rootfsPlan.readonlyPaths.length;
@@ -113,14 +144,21 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       command: process.execPath,
       // The id and state dir are there for `ps` readers (and tests looking for leaks).
       args: [initScript, options.id, dir],
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      // Passed fds follow the channel; the init moves them down to 3.. before execve.
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...passed.fds],
       env: {},
     });
     const channel = child.stdio[INIT_CHANNEL_FD] as Duplex;
     // Into the cgroup before the init reads its plan: it makes its cgroup namespace after that.
     // (No pid: spawn failed, and waitForReady reports why.)
     if (child.pid !== undefined) cgroups.join(child.pid);
-    const ready = waitForReady(child, channel);
+    if (plan.init.hooks) plan.init.hooks.state.pid = child.pid ?? 0;
+    const spawned = child;
+    const ready = waitForReady(child, channel, () => {
+      // runtime.md Lifecycle steps 3 and 4, in the runtime namespace (config.md).
+      runHooks('prestart', hooks?.prestart, stateForHooks(spawned.pid ?? 0));
+      runHooks('createRuntime', hooks?.createRuntime, stateForHooks(spawned.pid ?? 0));
+    });
     channel.write(`${JSON.stringify(plan.init)}\n`);
     await ready;
     if (pidsLimit) cgroups.apply({ pids: pidsLimit });
@@ -159,6 +197,10 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       }
     }
     removeContainerDir(dir);
+    if (child?.pid !== undefined) {
+      // The container existed: destroyed now, so its poststop hooks run (runtime.md steps 12-13).
+      runHooksWarnOnly('poststop', config.hooks?.poststop, hookState({ ociVersion: config.ociVersion, id: options.id, pid: child.pid, bundle, annotations: config.annotations }, 'stopped'), logWarning);
+    }
     throw error;
   } finally {
     lock?.release();

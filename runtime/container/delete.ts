@@ -12,6 +12,8 @@ import { pollUntil } from '../linux/wait.js';
 import { STATE_FILE, containerDir, openContainer, removeContainerDir } from './state-store.js';
 import { cgroupManagerFromPaths, signalAllInCgroup } from '../linux/cgroups/index.js';
 import { containerStatus } from './status.js';
+import { hookState, runHooksWarnOnly } from './hooks.js';
+import { logWarning } from '../log.js';
 
 const KILL_WAIT_MS = 10_000;
 const SIGKILL = 9;
@@ -58,4 +60,6 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
   } finally {
     lock.release();
   }
+  // runtime.md Lifecycle step 13: after the container is deleted, before delete returns.
+  runHooksWarnOnly('poststop', state.config.hooks?.poststop, hookState(state, 'stopped'), logWarning);
 }

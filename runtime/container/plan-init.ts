@@ -16,12 +16,19 @@ import { planSeccomp } from '../linux/seccomp.js';
 import { planSysctl } from '../linux/sysctl.js';
 import { planLsm, planMountLabel } from '../linux/lsm.js';
 import { checkMountDestination } from '../linux/paths.js';
+import type { ConsolePlan } from '../linux/console.js';
 
 export interface CreateFlags {
   id: string;
   bundle: string;
   stateDir: string;
   noPivot: boolean;
+  /** --console-socket, absolute. */
+  consoleSocket?: string | undefined;
+  /** `run` without --detach: tsrunc stays; attaching its own terminal is not written yet. */
+  attached?: boolean | undefined;
+  /** Extra fds the program gets at 3.. (--preserve-fds, LISTEN_FDS). */
+  preserveFds?: number | undefined;
 }
 
 export interface ContainerPlan {
@@ -70,9 +77,7 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
   if (process && (!process.args || process.args.length === 0)) {
     throw new TsruncError('config.json: /process/args: must name the program to run');
   }
-  if (process?.terminal) {
-    throw new TsruncError('config.json: /process/terminal: terminals are not supported yet by tsrunc');
-  }
+  const consolePlan = planConsole(process?.terminal === true, flags.consoleSocket, process?.consoleSize, flags.attached);
   if (!config.root?.path) throw new TsruncError('config.json: /root/path: required');
 
   const propagation = rootPropagationFlags(linux.rootfsPropagation);
@@ -105,6 +110,8 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
       hostname: config.hostname || undefined,
       domainname: config.domainname || undefined,
       newCgroupNamespace: namespaces.newCgroupNamespace,
+      console: consolePlan,
+      preserveFds: flags.preserveFds ?? 0,
       sysctl: planSysctl(linux.sysctl, namespaces.types, {
         hostname: Boolean(config.hostname),
         domainname: Boolean(config.domainname),
@@ -123,8 +130,31 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
         rlimits: planRlimits(process.rlimits ?? []),
         capabilities: process.capabilities ? planCapabilities(process.capabilities) : undefined,
         lsm: planLsm(process.apparmorProfile, process.selinuxLabel),
-        seccomp: planSeccomp(linux.seccomp),
+        seccomp: planSeccomp(linux.seccomp, {
+          ociVersion: config.ociVersion, id: flags.id, bundle: flags.bundle, annotations: config.annotations ?? {},
+        }),
       },
     },
   };
+}
+
+/** process.terminal and --console-socket go together, as in runc (create detaches). */
+export function planConsole(
+  terminal: boolean,
+  consoleSocket: string | undefined,
+  size: { height: number; width: number } | undefined,
+  attached = false,
+): ConsolePlan | undefined {
+  if (terminal && consoleSocket === undefined && attached) {
+    // runc hands the caller's own terminal to the process here; tsrunc cannot yet.
+    throw new TsruncError('process.terminal without --console-socket: attaching tsrunc\'s own terminal to the process is not supported yet by tsrunc; pass --console-socket (or --detach with one)');
+  }
+  if (terminal && consoleSocket === undefined) {
+    throw new TsruncError('cannot allocate tty if tsrunc will detach without setting console socket (process.terminal is true: pass --console-socket)');
+  }
+  if (!terminal && consoleSocket !== undefined) {
+    throw new TsruncError('cannot use console socket if tsrunc will not detach or allocate tty (process.terminal is false)');
+  }
+  if (consoleSocket === undefined) return undefined;
+  return { socket: path.resolve(consoleSocket), rows: size?.height ?? 0, cols: size?.width ?? 0 };
 }

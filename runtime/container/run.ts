@@ -14,6 +14,8 @@ export interface RunOptions {
   pidFile: string | undefined;
   noPivot: boolean;
   detach: boolean;
+  consoleSocket?: string | undefined;
+  preserveFds?: number | undefined;
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];

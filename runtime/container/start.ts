@@ -9,9 +9,12 @@ import { isSameLiveProcess } from '../linux/proc-stat.js';
 import { pollUntil, sleepSync } from '../linux/wait.js';
 import { EXEC_FIFO, openContainer } from './state-store.js';
 import { containerStatus } from './status.js';
+import { hookState, runHooksWarnOnly } from './hooks.js';
+import { logWarning } from '../log.js';
 
 export function startContainer(root: string, id: string): void {
   const { lock, state } = openContainer(root, id);
+  let started = false;
   try {
     const status = containerStatus(state, lock.dir);
     if (status === 'stopped') throw new TsruncError(`cannot start a container that has stopped: ${id}`);
@@ -39,11 +42,39 @@ export function startContainer(root: string, id: string): void {
         }
         sleepSync(1);
       }
+      // The init keeps exec.fifo open (close-on-exec) through the startContainer hooks: EOF
+      // means execve succeeded; anything written before is why it did not.
+      const failure = readUntilEof(fd, () => isSameLiveProcess(state.pid, state.initStartTime));
+      if (failure !== '') {
+        pollUntil(() => !isSameLiveProcess(state.pid, state.initStartTime), 10_000);
+        throw new TsruncError(`cannot start container ${id}: ${failure}`);
+      }
+      started = true;
     } finally {
       fs.closeSync(fd);
+      fs.rmSync(fifoPath, { force: true });
     }
-    fs.rmSync(fifoPath, { force: true });
   } finally {
     lock.release();
   }
+  // runtime.md Lifecycle step 9, after the lock so a hook may ask `tsrunc state`.
+  if (started) runHooksWarnOnly('poststart', state.config.hooks?.poststart, hookState(state, 'running'), logWarning);
+}
+
+function readUntilEof(fd: number, alive: () => boolean): string {
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.alloc(4096);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const count = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (count === 0) break;
+      chunks.push(Buffer.from(buffer.subarray(0, count)));
+      continue;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+    if (attempt % 64 === 63 && !alive()) break;
+    sleepSync(1);
+  }
+  return Buffer.concat(chunks).toString('utf8').trim();
 }

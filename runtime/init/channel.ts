@@ -8,7 +8,12 @@ export const INIT_CHANNEL_FD = 3;
 
 export type InitMessage =
   | { type: 'ready' }
+  /** Mounts done, before pivot_root: the parent runs prestart + createRuntime, then answers. */
+  | { type: 'hooks' }
   | { type: 'error'; message: string };
+
+/** What the parent sends after the plan: the answer to 'hooks'. */
+export type ParentMessage = { type: 'hooks-done' };
 
 /** Blocking read of one line from the channel (the init has nothing else to do meanwhile). */
 export function readLineSync(fd: number): string {
@@ -28,7 +33,7 @@ export function readLineSync(fd: number): string {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function sendSync(fd: number, message: InitMessage): void {
+export function sendSync(fd: number, message: InitMessage | ParentMessage): void {
   const data = Buffer.from(`${JSON.stringify(message)}\n`);
   let offset = 0;
   while (offset < data.length) offset += fs.writeSync(fd, data, offset);

@@ -7,6 +7,8 @@ import type { RlimitPlan } from '../linux/rlimits.js';
 import type { SeccompPlan } from '../linux/seccomp.js';
 import type { SysctlPlan } from '../linux/sysctl.js';
 import type { LsmPlan } from '../linux/lsm.js';
+import type { ConsolePlan } from '../linux/console.js';
+import type { Hook, HookState } from '../container/hooks.js';
 
 export interface MountStep {
   source: string;
@@ -80,4 +82,39 @@ export interface InitPlan {
   sysctl: SysctlPlan;
   /** Absent when config.json has no process: the container can be created, never started. */
   process: ProcessPlan | undefined;
+  /** process.terminal with --console-socket (linux/console.ts). */
+  console?: ConsolePlan | undefined;
+  /** Fds the init got at 4.. (after its channel at 3) that the program gets at 3.. (--preserve-fds, LISTEN_FDS). */
+  preserveFds?: number | undefined;
+  /** Absent when config.json has no prestart, createRuntime, createContainer or startContainer hook. */
+  hooks?: InitHooks | undefined;
+}
+
+/** The hooks that involve the init (container/hooks.ts says where each kind runs and why). */
+export interface InitHooks {
+  /**
+   * prestart or createRuntime hooks exist: before pivot_root the init sends 'hooks' and waits
+   * for 'hooks-done' while `tsrunc create` runs them in the runtime namespace.
+   */
+  runtimeHooks: boolean;
+  createContainer: Hook[];
+  startContainer: Hook[];
+  /** The state passed to the hooks; `tsrunc create` fills in the init's host pid. */
+  state: HookState;
+}
+
+/**
+ * `tsrunc exec`: the same init program, spawned into the container's namespaces (all but
+ * mount), runs only the process part: it joins the mount namespace itself (node must be
+ * exec'd from the host's root), then sets up the process and execs it. No rootfs, no fifo.
+ */
+export interface ExecPlan {
+  kind: 'exec';
+  /** /proc/<init pid>/ns/mnt, or undefined when the container has no mount namespace. */
+  mountNamespace: string | undefined;
+  /** The rootfs to chroot into when the container has no mount namespace (it only chroots). */
+  chroot: string | undefined;
+  process: ProcessPlan;
+  console?: ConsolePlan | undefined;
+  preserveFds: number;
 }

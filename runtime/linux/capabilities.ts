@@ -19,6 +19,9 @@ const capabilityNumbers: Record<string, number> = {
   CAP_PERFMON: 38, CAP_BPF: 39, CAP_CHECKPOINT_RESTORE: 40,
 };
 
+/** Every capability name planCapabilities accepts (`tsrunc features`). */
+export const capabilityNames: readonly string[] = Object.keys(capabilityNumbers);
+
 export const capabilitySetNames = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
 export type CapabilitySetName = (typeof capabilitySetNames)[number];
 export type CapabilityPlan = Record<CapabilitySetName, number[]>;

@@ -32,6 +32,8 @@ function check(result: number | bigint, call: string, context: string): number {
 /** open(2) flags (x86_64 values), for every caller of open/openat/openat2. */
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_NOCTTY = 0o400;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
 export const O_TRUNC = 0o1000;
@@ -106,6 +108,9 @@ const c = {
     'int execve(const char *path, const char **argv, const char **envp)',
   ),
   umask: declare<[number], number>('uint32_t umask(uint32_t mask)'),
+  ioctl: declare<[number, number, ...unknown[]], number>('int ioctl(int fd, unsigned long request, ...)'),
+  dup3: declare<[number, number, number], number>('int dup3(int oldfd, int newfd, int flags)'),
+  setsid: declare<[], number>('int setsid(void)'),
 };
 
 const SYS_pivot_root = 155; // x86_64; glibc has no wrapper for pivot_root
@@ -320,4 +325,35 @@ export function execve(path: string, argv: string[], envp: string[], context: st
 
 export function umask(mask: number): number {
   return c.umask(mask);
+}
+
+/** ioctl(2) whose argument is a pointer to `arg` (an int in, or an int out): returns the int after. */
+export function ioctlInt(fd: number, request: number, arg: number, context: string): number {
+  const value = Buffer.alloc(4);
+  value.writeInt32LE(arg);
+  check(c.ioctl(fd, request, 'void *', value), 'ioctl', context);
+  return value.readInt32LE();
+}
+
+/** ioctl(2) whose argument is a plain integer (e.g. TIOCSCTTY's); returns the result. */
+export function ioctlValue(fd: number, request: number, arg: number, context: string): number {
+  return check(c.ioctl(fd, request, 'long', arg), 'ioctl', context);
+}
+
+/** ioctl(2) whose argument points at a caller-laid-out struct (e.g. struct winsize). */
+export function ioctlBuffer(fd: number, request: number, arg: Buffer, context: string): void {
+  check(c.ioctl(fd, request, 'void *', arg), 'ioctl', context);
+}
+
+/** dup3(2): `oldfd` also at `newfd` (flags 0: not close-on-exec). `oldfd === newfd` only clears close-on-exec. */
+export function dup2(oldfd: number, newfd: number, context: string): void {
+  if (oldfd === newfd) {
+    makeInheritable(newfd, context);
+    return;
+  }
+  check(c.dup3(oldfd, newfd, 0), 'dup3', context);
+}
+
+export function setsid(context: string): void {
+  check(c.setsid(), 'setsid', context);
 }

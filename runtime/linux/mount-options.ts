@@ -66,6 +66,9 @@ const propagationOptions: Record<string, number> = {
   runbindable: MS_UNBINDABLE | MS_REC,
 };
 
+/** The options parseMountOptions turns into flags or propagation (`tsrunc features`); others go to the filesystem. */
+export const knownMountOptions: readonly string[] = [...Object.keys(flagOptions), ...Object.keys(propagationOptions)];
+
 export interface ParsedMountOptions {
   flags: number;
   /** Each propagation change is its own mount(2) call, applied in order after mounting. */

@@ -64,6 +64,10 @@ export function planNamespaces(namespaces: readonly NamespaceSpec[] = []): Names
     if (type === 'user') {
       throw new TsruncError(`${where}: user namespaces are not supported yet by tsrunc`);
     }
+    if (type === 'time') {
+      // The kernel refuses a multithreaded process (Node) re-entry into its time namespace.
+      throw new TsruncError(`${where}: time namespaces are not supported yet by tsrunc`);
+    }
     plan.types.push(type);
     if (namespace.path) {
       plan.joins.push({ type, path: namespace.path });

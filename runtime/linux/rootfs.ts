@@ -158,9 +158,15 @@ function makeReadonly(containerPath: string): void {
   }
 }
 
-export function prepareRootfs(plan: RootfsPlan): void {
+/**
+ * `beforePivot` runs once the mounts and devices are in place, while the host's root is still
+ * the process's root: the init runs the OCI createContainer hooks (and waits for the parent's
+ * prestart/createRuntime hooks) there.
+ */
+export function prepareRootfs(plan: RootfsPlan, beforePivot?: () => void): void {
   const rootfs = plan.rootfs;
   if (plan.chrootOnly) {
+    beforePivot?.();
     libc.chroot(rootfs, `chroot into ${rootfs}`);
     libc.chdir('/', 'entering the new root');
     return;
@@ -195,6 +201,7 @@ export function prepareRootfs(plan: RootfsPlan): void {
     root.close();
   }
 
+  beforePivot?.();
   if (plan.noPivot) moveInto(rootfs);
   else pivotInto(rootfs);
   // (r)private and (r)slave were set on / before the mounts; set again, they would undo the
