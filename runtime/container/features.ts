@@ -8,16 +8,8 @@ import { knownMountOptions } from '../linux/mount-options.js';
 import { capabilityNames } from '../linux/capabilities.js';
 import { namespaceKinds, type NamespaceType } from '../linux/namespaces.js';
 import { apparmorEnabled, selinuxEnabled } from '../linux/lsm.js';
+import { seccompFeatures, type SeccompFeatureList } from '../linux/seccomp.js';
 import { SPEC_VERSION, TSRUNC_VERSION } from '../cli/version.js';
-
-export interface SeccompFeatures {
-  enabled: boolean;
-  actions?: string[];
-  operators?: string[];
-  archs?: string[];
-  knownFlags?: string[];
-  supportedFlags?: string[];
-}
 
 export interface Features {
   ociVersionMin: string;
@@ -28,7 +20,7 @@ export interface Features {
     namespaces: string[];
     capabilities: string[];
     cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean; rdma: boolean };
-    seccomp: SeccompFeatures;
+    seccomp: SeccompFeatureList;
     apparmor: { enabled: boolean };
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
@@ -44,17 +36,6 @@ export interface Features {
  */
 const UNSUPPORTED_NAMESPACES: readonly NamespaceType[] = ['user', 'time'];
 
-/**
- * seccomp.ts may export `seccompFeatures(): SeccompFeatures` once filters are implemented;
- * until it does, seccomp is reported as not enabled (create refuses linux.seccomp).
- */
-async function seccompFeatures(): Promise<SeccompFeatures> {
-  const module: Record<string, unknown> = await import('../linux/seccomp.js');
-  const describe = module['seccompFeatures'];
-  if (typeof describe === 'function') return (describe as () => SeccompFeatures)();
-  return { enabled: false };
-}
-
 export async function features(): Promise<Features> {
   return {
     ociVersionMin: '1.0.0',
@@ -67,7 +48,7 @@ export async function features(): Promise<Features> {
       capabilities: [...capabilityNames],
       // Both drivers (cgroups/v1.ts, v2.ts); no systemd driver; rdma limits are written on both.
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
-      seccomp: await seccompFeatures(),
+      seccomp: seccompFeatures(),
       apparmor: { enabled: apparmorEnabled() },
       selinux: { enabled: selinuxEnabled() },
       intelRdt: { enabled: false },
