@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { TsruncError } from '../errors.js';
+import { initScript } from '../install-paths.js';
 import { logWarning } from '../log.js';
 import { loadConfig } from '../spec/load.js';
 import type { TsruncState } from '../spec/state.js';
@@ -46,7 +46,6 @@ export interface CreatedContainer {
   child: ChildProcess;
 }
 
-const initScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'init', 'main.js');
 
 /** `onHooks` runs when the init asks for the prestart and createRuntime hooks (channel.ts). */
 function waitForReady(child: ChildProcess, channel: Duplex, onHooks: () => void): Promise<void> {

@@ -11,10 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { TsruncError } from '../errors.js';
+import { initScript } from '../install-paths.js';
 import type { OciConfig, OciProcess } from '../spec/config.js';
 import type { TsruncState } from '../spec/state.js';
 import type { ExecPlan, ProcessPlan } from '../init/plan.js';
@@ -52,7 +52,6 @@ export interface ExecOptions {
   preserveFds: number;
 }
 
-const initScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'init', 'main.js');
 
 /** Where /proc/<pid>/ns/ names each type (the init's own namespaces, not *_for_children). */
 const nsEntry = (type: NamespaceType): string => namespaceKinds[type].procEntry.replace(/_for_children$/, '');
