@@ -117,8 +117,8 @@ t.test('every hook kind runs at its step, in its namespace, with the state on st
     const state = sandbox.state(kind);
     t.same(
       state,
-      { ociVersion: '1.2.0', id, status: 'creating', pid: initPid, bundle, annotations: { 'org.example.hooks': 'yes' } },
-      `${kind} gets the state (status creating, the init's host pid) on stdin`,
+      { ociVersion: '1.2.0', id, status: 'created', pid: initPid, bundle, annotations: { 'org.example.hooks': 'yes' } },
+      `${kind} gets the state (status created: lifecycle step 2 is over, the init's host pid) on stdin`,
     );
     const info = sandbox.info(kind);
     t.equal(info['extra'], 'extra argument', `${kind}: the other args reach it`);

@@ -38,6 +38,11 @@ export interface CreateOptions {
   consoleSocket?: string | undefined;
   /** --preserve-fds: fds 3.. of tsrunc the container process gets at 3.. */
   preserveFds?: number | undefined;
+  /**
+   * `run` in the foreground without --console-socket: called when process.terminal is set,
+   * returns the socket tsrunc itself listens on for the pty master.
+   */
+  foregroundConsole?: (() => string) | undefined;
 }
 
 export interface CreatedContainer {
@@ -107,12 +112,13 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     const passed = passedFds(options.preserveFds);
     const plan = planContainer(config, {
       id: options.id, bundle, stateDir: dir, noPivot: options.noPivot,
-      consoleSocket: options.consoleSocket, preserveFds: passed.fds.length, attached: options.keepChild,
+      consoleSocket: options.consoleSocket ?? (config.process?.terminal && options.foregroundConsole ? options.foregroundConsole() : undefined),
+      preserveFds: passed.fds.length, attached: options.keepChild,
     });
     plan.init.process?.env.push(...passed.env);
     const hooks = config.hooks;
     const stateForHooks = (pid: number) =>
-      hookState({ ociVersion: config.ociVersion, id: options.id, pid, bundle, annotations: config.annotations }, 'creating');
+      hookState({ ociVersion: config.ociVersion, id: options.id, pid, bundle, annotations: config.annotations }, 'created');
     if (hookCount(hooks, 'prestart', 'createRuntime', 'createContainer', 'startContainer') > 0) {
       plan.init.hooks = {
         runtimeHooks: hookCount(hooks, 'prestart', 'createRuntime') > 0,

@@ -176,7 +176,7 @@ function beforePivot(hooks: InitHooks): void {
     }
   }
   step = 'running the createContainer hooks';
-  runHooks('createContainer', hooks.createContainer, { ...hooks.state, status: 'creating' });
+  runHooks('createContainer', hooks.createContainer, { ...hooks.state, status: 'created' });
 }
 
 /** Blocks until `tsrunc start` opens exec.fifo for reading, then tells it we got there. */
