@@ -141,9 +141,12 @@ t.test('exec --tty --console-socket: the process gets a pty of the container', a
   const seen = fields(received.output.replace(/\r/g, ''));
   t.equal(seen['tty'], '/dev/pts/0', "a pty of the container's devpts");
   t.equal(seen['ctty'], `${136 << 8}`, 'its controlling terminal');
-  const noSocket = await sandbox.tsrunc(['exec', '--tty', 'e5', 'true']);
-  t.equal(noSocket.status, 1, '--tty without --console-socket fails');
-  t.match(noSocket.stderr, /not supported yet by tsrunc; pass --console-socket/);
+  const noSocket = await sandbox.tsrunc(['exec', '--tty', 'e5', 'sh', '-c', 'read x; echo tty=$(tty) typed=$x; exit 4'], { input: 'hi\n' });
+  t.equal(noSocket.status, 4, `--tty without --console-socket in the foreground: tsrunc relays the pty (${noSocket.stderr})`);
+  t.match(noSocket.stdout.replace(/\r/g, ''), /tty=\/dev\/pts\/\d+ typed=hi/, 'stdin reaches the process and its output comes back');
+  const detached = await sandbox.tsrunc(['exec', '--tty', '--detach', 'e5', 'true']);
+  t.equal(detached.status, 1, '--tty --detach without --console-socket fails');
+  t.match(detached.stderr, /console socket/);
   await sandbox.tsrunc(['delete', '--force', 'e5']);
   assertNothingLeft(t, sandbox);
 });

@@ -3,9 +3,11 @@
  * (SCM_RIGHTS), the container process has the slave, from the container's own devpts, as its
  * stdio and controlling terminal, sized as process.consoleSize says.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { Sandbox, busyboxConfig, type JsonObject } from '../lib/harness.js';
+import { Sandbox, busyboxConfig, runCommand, tsruncMain, type JsonObject } from '../lib/harness.js';
 import { assertNothingLeft, expectCreateFailure, fields, withProcess } from '../lib/container-helpers.js';
 import { listenForConsole } from './console-receiver.js';
 
@@ -97,12 +99,35 @@ t.test('a console socket nobody listens on fails create cleanly', async (t) => {
   assertNothingLeft(t, sandbox);
 });
 
-t.test('run in the foreground with terminal and no --console-socket: a clear error (attaching is not written yet)', async (t) => {
+t.test('run in the foreground with terminal and no --console-socket: tsrunc relays the pty itself', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());
-  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(terminalConfig('true')), 'fg']);
-  t.equal(result.status, 1);
-  t.match(result.stderr, /attaching tsrunc's own terminal to the process is not supported yet by tsrunc; pass --console-socket/);
-  t.equal(result.stderr.trim().split('\n').length, 1, 'one error line');
+  const script = 'echo tty=$(tty); echo size=$(stty size); read line; echo typed=$line; exit 7';
+  const consoleSocketsBefore = consoleSocketDirs();
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(terminalConfig(script)), 'fg'], { input: 'hello pty\n' });
+  t.equal(result.status, 7, `the process's exit status: ${result.stderr}`);
+  const seen = fields(clean(result.stdout));
+  t.equal(seen['tty'], '/dev/pts/0', "the process's stdio is a pty of the container's devpts");
+  t.equal(seen['size'], '33 111', "consoleSize applied (tsrunc's own stdout is no terminal here)");
+  t.equal(seen['typed'], 'hello pty', "tsrunc's stdin reaches the process through the pty");
+  t.equal(result.stderr, '', 'nothing on stderr');
+  t.same(consoleSocketDirs().filter((d) => !consoleSocketsBefore.includes(d)), [], 'the private console socket is gone');
   assertNothingLeft(t, sandbox);
 });
+
+t.test('run in the foreground under a real terminal: keys reach the process, the status comes back', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const bundle = sandbox.bundle(terminalConfig('read line; echo typed=$line; exit 3'));
+  // script(1) gives tsrunc a pty of the host as its stdin and stdout; tsrunc makes it raw.
+  const command = `${process.execPath} ${tsruncMain} --root ${sandbox.root} run --bundle ${bundle} fgtty`;
+  const result = await runCommand('script', ['-qec', command, '/dev/null'], { input: 'abc\r' });
+  t.equal(result.status, 3, `the process's exit status: ${result.stderr}`);
+  t.match(clean(result.stdout), /typed=abc/);
+  assertNothingLeft(t, sandbox);
+});
+
+/** The private socket dirs of foreground terminals (they must not outlive the command). */
+function consoleSocketDirs(): string[] {
+  return fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('tsrunc-console-'));
+}

@@ -30,6 +30,7 @@ import { openContainer, writeFileAtomic } from './state-store.js';
 import { containerStatus } from './status.js';
 import { planConsole } from './plan-init.js';
 import { passedFds } from './preserve-fds.js';
+import { ForegroundTerminal } from './foreground-terminal.js';
 
 export interface ExecOptions {
   root: string;
@@ -189,6 +190,16 @@ function exitStatus(child: ChildProcess): Promise<number> {
 
 /** Returns the status tsrunc exits with: the process's when attached, 0 when detached. */
 export async function execInContainer(options: ExecOptions): Promise<number> {
+  // --tty in the foreground without --console-socket: tsrunc relays the pty itself, as runc.
+  const terminal = options.detach || options.consoleSocket !== undefined ? undefined : new ForegroundTerminal();
+  try {
+    return await execWith(options, terminal);
+  } finally {
+    terminal?.dispose();
+  }
+}
+
+async function execWith(options: ExecOptions, terminal: ForegroundTerminal | undefined): Promise<number> {
   const { lock, state } = openContainer(options.root, options.id);
   let child: ChildProcess;
   let plan: ExecPlan;
@@ -198,7 +209,8 @@ export async function execInContainer(options: ExecOptions): Promise<number> {
     if (status === 'stopped') throw new TsruncError(`cannot exec in a stopped container: ${options.id}`);
     if (status === 'paused') throw new TsruncError(`cannot exec in a paused container: ${options.id}`);
     const proc = execProcess(state.config, options);
-    const consolePlan = planConsole(proc.terminal === true, options.consoleSocket, proc.consoleSize, !options.detach);
+    const consoleSocket = options.consoleSocket ?? (proc.terminal === true && terminal ? terminal.listen() : undefined);
+    const consolePlan = planConsole(proc.terminal === true, consoleSocket, proc.consoleSize, !options.detach);
     passed = passedFds(options.preserveFds);
     const processPlan = planExecProcess(proc, state);
     processPlan.env.push(...passed.env);
@@ -237,6 +249,8 @@ export async function execInContainer(options: ExecOptions): Promise<number> {
   // The exit status is wanted from the start: listening late would miss a quick exit.
   const exited = exitStatus(child);
   const forward = (signal: NodeJS.Signals) => {
+    // With a terminal, window size changes go to the pty (the kernel tells the process).
+    if (signal === 'SIGWINCH' && terminal?.received) return;
     try {
       if (child.pid !== undefined) process.kill(child.pid, signal);
     } catch {
@@ -259,7 +273,12 @@ export async function execInContainer(options: ExecOptions): Promise<number> {
       child.unref();
       return 0;
     }
-    return await exited;
+    terminal?.receive();
+    const relayed = terminal?.received ? terminal.relay() : undefined;
+    const status = await exited;
+    // The last output may still be in the pty after the process exited.
+    if (relayed) await relayed;
+    return status;
   } finally {
     for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
   }

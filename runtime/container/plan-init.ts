@@ -25,7 +25,7 @@ export interface CreateFlags {
   noPivot: boolean;
   /** --console-socket, absolute. */
   consoleSocket?: string | undefined;
-  /** `run` without --detach: tsrunc stays; attaching its own terminal is not written yet. */
+  /** `run` without --detach: tsrunc stays (and relays the terminal itself when there is no --console-socket). */
   attached?: boolean | undefined;
   /** Extra fds the program gets at 3.. (--preserve-fds, LISTEN_FDS). */
   preserveFds?: number | undefined;
@@ -146,8 +146,8 @@ export function planConsole(
   attached = false,
 ): ConsolePlan | undefined {
   if (terminal && consoleSocket === undefined && attached) {
-    // runc hands the caller's own terminal to the process here; tsrunc cannot yet.
-    throw new TsruncError('process.terminal without --console-socket: attaching tsrunc\'s own terminal to the process is not supported yet by tsrunc; pass --console-socket (or --detach with one)');
+    // run and exec in the foreground pass their own socket (foreground-terminal.ts).
+    throw new TsruncError('process.terminal without --console-socket: only run and exec in the foreground relay the terminal themselves; pass --console-socket');
   }
   if (terminal && consoleSocket === undefined) {
     throw new TsruncError('cannot allocate tty if tsrunc will detach without setting console socket (process.terminal is true: pass --console-socket)');

@@ -6,6 +6,7 @@ import { constants } from 'node:os';
 import { createContainer } from './create.js';
 import { startContainer } from './start.js';
 import { deleteContainer } from './delete.js';
+import { ForegroundTerminal } from './foreground-terminal.js';
 
 export interface RunOptions {
   root: string;
@@ -22,17 +23,33 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIG
 
 /** Returns the exit status tsrunc should exit with. */
 export async function runContainer(options: RunOptions): Promise<number> {
-  const created = await createContainer({ ...options, keepChild: !options.detach });
+  const terminal = options.detach || options.consoleSocket !== undefined ? undefined : new ForegroundTerminal();
   try {
+    return await runWith(options, terminal);
+  } finally {
+    terminal?.dispose();
+  }
+}
+
+async function runWith(options: RunOptions, terminal: ForegroundTerminal | undefined): Promise<number> {
+  const created = await createContainer({
+    ...options, keepChild: !options.detach, foregroundConsole: terminal && (() => terminal.listen()),
+  });
+  let relayed: Promise<void> | undefined;
+  try {
+    terminal?.receive();
     startContainer(options.root, options.id);
   } catch (error) {
     deleteContainer(options.root, options.id, true);
     throw error;
   }
   if (options.detach) return 0;
+  if (terminal?.received) relayed = terminal.relay();
 
   const { child } = created;
   const forward = (signal: NodeJS.Signals) => {
+    // With a terminal, window size changes go to the pty (the kernel tells the container).
+    if (signal === 'SIGWINCH' && relayed) return;
     try {
       process.kill(created.pid, signal);
     } catch {
@@ -47,6 +64,8 @@ export async function runContainer(options: RunOptions): Promise<number> {
     else child.once('exit', settle);
   });
   for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+  // The last output may still be in the pty after the process exited.
+  if (relayed) await relayed;
   deleteContainer(options.root, options.id, true);
   return status;
 }

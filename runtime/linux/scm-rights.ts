@@ -23,6 +23,10 @@ interface SocketCalls {
   socket: Fn<[number, number, number], number>;
   connect: Fn<[number, Buffer, number], number>;
   sendmsg: Fn<[number, Buffer, number], number>;
+  bind: Fn<[number, Buffer, number], number>;
+  listen: Fn<[number, number], number>;
+  accept4: Fn<[number, null, null, number], number>;
+  recvmsg: Fn<[number, Buffer, number], number>;
 }
 
 let calls: SocketCalls | undefined;
@@ -34,6 +38,10 @@ function socketCalls(): SocketCalls {
     socket: libc.func('int socket(int domain, int type, int protocol)') as unknown as SocketCalls['socket'],
     connect: libc.func('int connect(int fd, const void *addr, uint32_t len)') as unknown as SocketCalls['connect'],
     sendmsg: libc.func('long sendmsg(int fd, const void *msg, int flags)') as unknown as SocketCalls['sendmsg'],
+    bind: libc.func('int bind(int fd, const void *addr, uint32_t len)') as unknown as SocketCalls['bind'],
+    listen: libc.func('int listen(int fd, int backlog)') as unknown as SocketCalls['listen'],
+    accept4: libc.func('int accept4(int fd, void *addr, void *len, int flags)') as unknown as SocketCalls['accept4'],
+    recvmsg: libc.func('long recvmsg(int fd, void *msg, int flags)') as unknown as SocketCalls['recvmsg'],
   };
   return calls;
 }
@@ -48,21 +56,26 @@ export function prepareScmRights(): void {
   socketCalls();
 }
 
-/** A connected AF_UNIX SOCK_STREAM socket (close-on-exec) to `socketPath`. */
-export function connectUnix(socketPath: string, context: string): number {
+/** struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; } for `socketPath`. */
+function unixAddress(socketPath: string, context: string): { address: Buffer; length: number } {
   const path = Buffer.from(socketPath);
   if (path.length === 0 || path.length >= SUN_PATH_MAX) {
     throw new TsruncError(`${context}: the socket path must be 1 to ${SUN_PATH_MAX - 1} bytes long`);
   }
-  const { socket, connect } = socketCalls();
-  const fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail('socket', context);
-  // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
   const address = Buffer.alloc(2 + SUN_PATH_MAX);
   address.writeUInt16LE(AF_UNIX, 0);
   path.copy(address, 2);
+  return { address, length: 2 + path.length + 1 };
+}
+
+/** A connected AF_UNIX SOCK_STREAM socket (close-on-exec) to `socketPath`. */
+export function connectUnix(socketPath: string, context: string): number {
+  const { address, length } = unixAddress(socketPath, context);
+  const { socket, connect } = socketCalls();
+  const fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail('socket', context);
   for (;;) {
-    if (connect(fd, address, 2 + path.length + 1) === 0) return fd;
+    if (connect(fd, address, length) === 0) return fd;
     if (koffi.errno() !== EINTR) break;
   }
   const errno = koffi.errno();
@@ -138,5 +151,63 @@ export function sendWithFds(socketFd: number, data: Buffer, fds: readonly number
     const message = prepareMessage(data.subarray(offset), first ? fds : []);
     offset += sendPrepared(socketFd, message, context);
     first = false;
+  }
+}
+
+/** A listening AF_UNIX SOCK_STREAM socket (close-on-exec) bound to `socketPath`. */
+export function listenUnix(socketPath: string, context: string): number {
+  const { address, length } = unixAddress(socketPath, context);
+  const { socket, bind, listen } = socketCalls();
+  const fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail('socket', context);
+  if (bind(fd, address, length) !== 0 || listen(fd, 1) !== 0) {
+    const errno = koffi.errno();
+    close(fd);
+    throw new SyscallError('bind/listen', errno, errnoName(errno), context);
+  }
+  return fd;
+}
+
+/**
+ * Accepts one connection on `listenFd` and returns the first fd of the first SCM_RIGHTS
+ * message on it (blocking: call it once the peer is known to have sent). Any further fds
+ * received are closed.
+ */
+export function receiveOneFd(listenFd: number, context: string): number {
+  const { accept4, recvmsg } = socketCalls();
+  let connection: number;
+  for (;;) {
+    connection = accept4(listenFd, null, null, SOCK_CLOEXEC);
+    if (connection >= 0) break;
+    if (koffi.errno() !== EINTR) fail('accept4', context);
+  }
+  try {
+    const payload = Buffer.alloc(256);
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(koffi.address(payload), 0);
+    iov.writeBigUInt64LE(BigInt(payload.length), 8);
+    const control = Buffer.alloc(16 + 4 * 8);
+    const msghdr = Buffer.alloc(56);
+    msghdr.writeBigUInt64LE(koffi.address(iov), 16);
+    msghdr.writeBigUInt64LE(1n, 24);
+    msghdr.writeBigUInt64LE(koffi.address(control), 32);
+    msghdr.writeBigUInt64LE(BigInt(control.length), 40);
+    const MSG_CMSG_CLOEXEC = 0x40000000;
+    for (;;) {
+      const received = Number(recvmsg(connection, msghdr, MSG_CMSG_CLOEXEC));
+      if (received >= 0) break;
+      if (koffi.errno() !== EINTR) fail('recvmsg', context);
+    }
+    const controlLength = Number(msghdr.readBigUInt64LE(40));
+    const cmsgLength = controlLength >= 16 ? Number(control.readBigUInt64LE(0)) : 0;
+    if (cmsgLength < 20 || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
+      throw new TsruncError(`${context}: the peer sent no file descriptor`);
+    }
+    const fds: number[] = [];
+    for (let offset = 16; offset + 4 <= cmsgLength; offset += 4) fds.push(control.readInt32LE(offset));
+    for (const extra of fds.slice(1)) close(extra);
+    return fds[0]!;
+  } finally {
+    close(connection);
   }
 }
