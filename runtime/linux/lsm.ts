@@ -58,16 +58,18 @@ export function planLsm(
   apparmorProfile: string | undefined,
   selinuxLabel: string | undefined,
   host: LsmHost = detectLsm(),
+  /** Where the profile came from, for errors (exec's --apparmor, a --process file). */
+  origin = 'config.json: /process/apparmorProfile',
 ): LsmPlan {
   let profile: string | undefined;
   if (apparmorProfile) {
     if (!host.apparmor) {
       throw new TsruncError(
-        `config.json: /process/apparmorProfile: AppArmor is not enabled on this host, so profile "${apparmorProfile}" cannot be applied`,
+        `${origin}: AppArmor is not enabled on this host, so profile "${apparmorProfile}" cannot be applied`,
       );
     }
     if (/[\0\n]/.test(apparmorProfile)) {
-      throw new TsruncError('config.json: /process/apparmorProfile: a profile name cannot contain NUL or newline');
+      throw new TsruncError(`${origin}: a profile name cannot contain NUL or newline`);
     }
     profile = apparmorProfile;
   }
