@@ -31,9 +31,9 @@ const cases: BadCase[] = [
   { name: 'args[0] not found', config: withProcess({ args: ['no-such-program'] }), expected: /"no-such-program": executable file not found in \$PATH/ },
   { name: 'a cwd that is a file', config: withProcess({ cwd: '/bin/busybox' }), expected: /cwd: \/bin\/busybox is not a directory/ },
   {
-    name: 'a user namespace',
+    name: 'a user namespace without id mappings',
     config: { ...base, linux: { namespaces: [{ type: 'mount' }, { type: 'user' }] } },
-    expected: /config\.json: \/linux\/namespaces\/1: user namespaces are not supported yet/,
+    expected: /config\.json: \/linux\/uidMappings: a new user namespace needs uidMappings/,
   },
   {
     name: 'a time namespace',

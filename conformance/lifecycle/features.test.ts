@@ -45,7 +45,7 @@ t.test('features prints the runtime-spec features document', async (t) => {
   t.equal(new Set(f.mountOptions).size, f.mountOptions.length, 'no mount option twice');
   t.same(f.linux.cgroup, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true });
   t.same(f.linux.intelRdt, { enabled: false });
-  t.same(f.linux.mountExtensions, { idmap: { enabled: false } });
+  t.same(f.linux.mountExtensions, { idmap: { enabled: true } });
   t.type(f.linux.apparmor.enabled, 'boolean');
   t.type(f.linux.selinux.enabled, 'boolean');
   t.type(f.linux.seccomp.enabled, 'boolean');
@@ -53,15 +53,15 @@ t.test('features prints the runtime-spec features document', async (t) => {
   t.type(f.annotations, 'object');
 });
 
-t.test('user namespaces are not listed, and create refuses them', async (t) => {
+t.test('user namespaces are listed, and create refuses one without id mappings', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());
   const f = await features(sandbox);
-  t.notOk(f.linux.namespaces.includes('user'));
+  t.ok(f.linux.namespaces.includes('user'));
   const bundle = sandbox.bundle(busyboxConfig(['true'], { linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }] } }));
   const result = await sandbox.tsrunc(['run', '--bundle', bundle, 'userns']);
   t.equal(result.status, 1);
-  t.match(result.stderr, /user namespaces are not supported/);
+  t.match(result.stderr, /config\.json: \/linux\/uidMappings: a new user namespace needs uidMappings/);
 });
 
 t.test('a container with every listed namespace and every listed capability runs', async (t) => {
@@ -74,7 +74,12 @@ t.test('a container with every listed namespace and every listed capability runs
   const caps = f.linux.capabilities.filter((name) => (bounding >> BigInt(planCapabilities({ bounding: [name] }).bounding[0]!)) & 1n);
   t.ok(caps.length >= 38, `${caps.length} of ${f.linux.capabilities.length} listed capabilities are in this host's bounding set`);
   const config = busyboxConfig(['sh', '-c', 'grep CapEff /proc/self/status'], {
-    linux: { namespaces: f.linux.namespaces.map((type) => ({ type })) },
+    linux: {
+      namespaces: f.linux.namespaces.map((type) => ({ type })),
+      // A user namespace needs its maps: container root is host uid/gid 100000 there.
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    },
   });
   const processConfig = config['process'] as Record<string, unknown>;
   processConfig['capabilities'] = { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: caps };

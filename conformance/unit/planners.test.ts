@@ -88,8 +88,8 @@ t.test('planNamespaces', async (t) => {
     message: /\/linux\/namespaces\/1\/type: namespace "network" is listed more than once/,
   }, 'a join and a new one of the same type are duplicates too');
   t.throws(() => planNamespaces([{ type: 'pid' }, { type: 'user' }]), {
-    message: 'config.json: /linux/namespaces/1: user namespaces are not supported yet by tsrunc',
-  });
+    message: 'config.json: /linux/uidMappings: a new user namespace needs uidMappings (none given)',
+  }, 'a new user namespace needs id mappings (userns-plan.test.ts has the rest)');
   t.throws(() => planNamespaces([{ type: 'net' }]), {
     message: 'config.json: /linux/namespaces/0/type: unknown namespace type "net"',
   });

@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { TsruncError } from '../errors.js';
 import { initScript } from '../install-paths.js';
@@ -15,8 +14,11 @@ import { loadConfig } from '../spec/load.js';
 import type { TsruncState } from '../spec/state.js';
 import * as libc from '../linux/libc.js';
 import { readProcStat } from '../linux/proc-stat.js';
-import { spawnInNamespaces } from '../linux/spawn-in-namespaces.js';
+import { spawnInNamespaces, type InitChild } from '../linux/spawn-in-namespaces.js';
 import { cgroupManagerForConfig } from '../linux/cgroups/index.js';
+import { RootlessCgroups, checkRootlessConfig, isRootless } from '../linux/user-namespace-rootless.js';
+import { inRootfsDirectory, openDetachedMounts } from '../linux/user-namespace-mounts.js';
+import { consoleSocketForUserNamespace } from '../linux/user-namespace.js';
 import { INIT_CHANNEL_FD, MessageReader } from '../init/channel.js';
 import { validateId } from './id.js';
 import { planContainer } from './plan-init.js';
@@ -43,17 +45,19 @@ export interface CreateOptions {
    * returns the socket tsrunc itself listens on for the pty master.
    */
   foregroundConsole?: (() => string) | undefined;
+  /** --rootless: 'auto' (the default) when not root. */
+  rootless?: 'true' | 'false' | 'auto' | undefined;
 }
 
 export interface CreatedContainer {
   pid: number;
   dir: string;
-  child: ChildProcess;
+  child: InitChild;
 }
 
 
 /** `onHooks` runs when the init asks for the prestart and createRuntime hooks (channel.ts). */
-function waitForReady(child: ChildProcess, channel: Duplex, onHooks: () => void): Promise<void> {
+function waitForReady(child: InitChild, channel: Duplex, onHooks: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const reader = new MessageReader();
     let settled = false;
@@ -87,7 +91,7 @@ function waitForReady(child: ChildProcess, channel: Duplex, onHooks: () => void)
   });
 }
 
-async function killAndReap(child: ChildProcess): Promise<void> {
+async function killAndReap(child: InitChild): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGKILL');
@@ -103,10 +107,14 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     throw new TsruncError(`rootfs: ${rootfsPath}: no such directory (config.json /root/path)`);
   }
   checkHooks(config.hooks);
-  const cgroups = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
+  const rootless = isRootless(options.rootless);
+  if (rootless) checkRootlessConfig(config, process.geteuid!(), process.getegid!());
+  const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
+  // Without root: the cgroup only where it was delegated (user-namespace-rootless.ts).
+  const cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
   let lock: LockedDir | undefined = createContainerDir(options.root, options.id);
   const dir = lock.dir;
-  let child: ChildProcess | undefined;
+  let child: InitChild | undefined;
   let cgroupMade = false;
   try {
     const passed = passedFds(options.preserveFds);
@@ -145,14 +153,33 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     cgroupMade = true;
     cgroups.create();
     cgroups.apply(limits);
-    child = spawnInNamespaces(plan.namespaces, {
-      command: process.execPath,
-      // The id and state dir are there for `ps` readers (and tests looking for leaks).
-      args: [initScript, options.id, dir],
-      // Passed fds follow the channel; the init moves them down to 3.. before execve.
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...passed.fds],
-      env: {},
-    });
+    // Passed by fd: an init in a user namespace is not host root and may not reach it by path.
+    const stateDirFd = fs.openSync(dir, 'r');
+    plan.init.stateDirFd = 4 + passed.fds.length;
+    // Idmapped binds, and every bind of an init in a user namespace, are opened here as host
+    // root (the init may not reach them) and handed over after it.
+    const treeFds = openDetachedMounts(plan.init.rootfs, plan.namespaces, 5 + passed.fds.length);
+    const consoleFds = [consoleSocketForUserNamespace(plan.init.console, plan.namespaces.types)].filter((fd) => fd !== undefined);
+    if (consoleFds.length > 0) plan.init.consoleSocketFd = 5 + passed.fds.length + treeFds.length;
+    // With a terminal the pty becomes the process's stdio, so the init must not hold ours (runc
+    // gives it /dev/null): containerd's shim reads create's output until EOF, which would not
+    // come before `start` while the waiting init kept our stdout open.
+    const nullFd = plan.init.console ? fs.openSync('/dev/null', 'r+') : undefined;
+    try {
+      const stdio = nullFd ?? 'inherit';
+      child = inRootfsDirectory(plan.init.rootfs, () => spawnInNamespaces(plan.namespaces, {
+        command: process.execPath,
+        // The id and state dir are there for `ps` readers (and tests looking for leaks).
+        args: [initScript, options.id, dir],
+        // Passed fds follow the channel; the init moves them down to 3.. before execve.
+        stdio: [stdio, stdio, stdio, 'pipe', ...passed.fds, stateDirFd, ...treeFds, ...consoleFds],
+        env: {},
+      }));
+    } finally {
+      fs.closeSync(stateDirFd);
+      for (const fd of [...treeFds, ...consoleFds]) fs.closeSync(fd);
+      if (nullFd !== undefined) fs.closeSync(nullFd);
+    }
     const channel = child.stdio[INIT_CHANNEL_FD] as Duplex;
     // Into the cgroup before the init reads its plan: it makes its cgroup namespace after that.
     // (No pid: spawn failed, and waitForReady reports why.)

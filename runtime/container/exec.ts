@@ -11,7 +11,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { constants } from 'node:os';
-import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { TsruncError } from '../errors.js';
 import { initScript } from '../install-paths.js';
@@ -20,7 +19,7 @@ import type { TsruncState } from '../spec/state.js';
 import type { ExecPlan, ProcessPlan } from '../init/plan.js';
 import { INIT_CHANNEL_FD, MessageReader } from '../init/channel.js';
 import { namespaceKinds, type NamespacePlan, type NamespaceType } from '../linux/namespaces.js';
-import { spawnInNamespaces } from '../linux/spawn-in-namespaces.js';
+import { spawnInNamespaces, type InitChild } from '../linux/spawn-in-namespaces.js';
 import { planCapabilities } from '../linux/capabilities.js';
 import { planRlimits } from '../linux/rlimits.js';
 import { planLsm } from '../linux/lsm.js';
@@ -31,6 +30,8 @@ import { containerStatus } from './status.js';
 import { planConsole } from './plan-init.js';
 import { passedFds } from './preserve-fds.js';
 import { ForegroundTerminal } from './foreground-terminal.js';
+import { execCgroupPaths } from './exec-cgroup.js';
+import { consoleSocketForUserNamespace } from '../linux/user-namespace.js';
 
 export interface ExecOptions {
   root: string;
@@ -51,6 +52,12 @@ export interface ExecOptions {
   pidFile: string | undefined;
   consoleSocket: string | undefined;
   preserveFds: number;
+  /** --apparmor: the AppArmor profile for the process. */
+  apparmor?: string | undefined;
+  /** --process-label: the SELinux label for the process. */
+  processLabel?: string | undefined;
+  /** --cgroup [CONTROLLER[,...]:]PATH: existing sub-cgroups to run the process in. */
+  cgroups?: string[] | undefined;
 }
 
 
@@ -100,6 +107,8 @@ export function execProcess(config: OciConfig, options: ExecOptions): OciProcess
   if (options.additionalGids.length > 0) user.additionalGids = [...(user.additionalGids ?? []), ...options.additionalGids];
   proc.user = user;
   if (options.noNewPrivs) proc.noNewPrivileges = true;
+  if (options.apparmor !== undefined) proc.apparmorProfile = options.apparmor;
+  if (options.processLabel !== undefined) proc.selinuxLabel = options.processLabel;
   if (options.caps.length > 0) {
     const caps = { ...(proc.capabilities ?? {}) };
     const add = (set: readonly string[] | undefined) => [...(set ?? []), ...options.caps];
@@ -113,7 +122,7 @@ export function execProcess(config: OciConfig, options: ExecOptions): OciProcess
   return proc;
 }
 
-function planExecProcess(proc: OciProcess, state: TsruncState): ProcessPlan {
+function planExecProcess(proc: OciProcess, state: TsruncState, apparmorOrigin: string): ProcessPlan {
   if (!path.posix.isAbsolute(proc.cwd)) throw new TsruncError(`exec: cwd "${proc.cwd}" is not an absolute path`);
   const config = state.config;
   const user = proc.user ?? { uid: 0, gid: 0 };
@@ -129,7 +138,7 @@ function planExecProcess(proc: OciProcess, state: TsruncState): ProcessPlan {
     oomScoreAdj: proc.oomScoreAdj,
     rlimits: planRlimits(proc.rlimits ?? []),
     capabilities: proc.capabilities ? planCapabilities(proc.capabilities) : undefined,
-    lsm: planLsm(proc.apparmorProfile, proc.selinuxLabel),
+    lsm: planLsm(proc.apparmorProfile, proc.selinuxLabel, undefined, apparmorOrigin),
     seccomp: planSeccomp(config.linux?.seccomp, {
       ociVersion: config.ociVersion, id: state.id, bundle: state.bundle, annotations: config.annotations ?? {}, status: 'running',
     }),
@@ -139,8 +148,8 @@ function planExecProcess(proc: OciProcess, state: TsruncState): ProcessPlan {
 /** Every namespace the container has, joined through its init's /proc/<pid>/ns (mount: by the init itself). */
 function namespacesOf(state: TsruncState): { spawn: NamespacePlan; mount: boolean } {
   const types = (state.config.linux?.namespaces ?? []).map((ns) => ns.type as NamespaceType);
-  if (types.includes('user')) throw new TsruncError('exec: user namespaces are not supported yet by tsrunc');
-  const joined = types.filter((type) => type !== 'mount');
+  // A user namespace is joined first (spawn-in-namespaces.ts): the others belong to it.
+  const joined = types.filter((type) => type !== 'mount').sort((a, b) => Number(b === 'user') - Number(a === 'user'));
   return {
     spawn: {
       unshareFlags: 0,
@@ -157,7 +166,7 @@ function namespacesOf(state: TsruncState): { spawn: NamespacePlan; mount: boolea
  * A failure before that is an error message on it. (An init killed before it could say
  * anything also ends it: then the exit status tells.)
  */
-function waitForExec(child: ChildProcess, channel: Duplex): Promise<void> {
+function waitForExec(child: InitChild, channel: Duplex): Promise<void> {
   return new Promise((resolve, reject) => {
     const reader = new MessageReader();
     let settled = false;
@@ -179,13 +188,26 @@ function waitForExec(child: ChildProcess, channel: Duplex): Promise<void> {
   });
 }
 
-function exitStatus(child: ChildProcess): Promise<number> {
+function exitStatus(child: InitChild): Promise<number> {
   return new Promise<number>((resolve) => {
     const settle = (code: number | null, signal: NodeJS.Signals | null) =>
       resolve(signal ? 128 + (constants.signals[signal] ?? 0) : code ?? 0);
     if (child.exitCode !== null || child.signalCode !== null) settle(child.exitCode, child.signalCode);
     else child.once('exit', settle);
   });
+}
+
+/** The container's cgroup paths with --cgroup's sub-cgroups in place; each must exist. */
+function subCgroups(state: TsruncState, specs: string[]): Record<string, string> {
+  const base = state.cgroupPaths ?? {};
+  if (Object.keys(base).length === 0) throw new TsruncError(`--cgroup: container ${state.id} has no cgroup`);
+  const paths = execCgroupPaths(base, specs);
+  for (const [controller, dir] of Object.entries(paths)) {
+    if (dir !== base[controller] && !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new TsruncError(`--cgroup: sub-cgroup ${dir} does not exist (it must be made before exec)`);
+    }
+  }
+  return paths;
 }
 
 /** Returns the status tsrunc exits with: the process's when attached, 0 when detached. */
@@ -201,7 +223,7 @@ export async function execInContainer(options: ExecOptions): Promise<number> {
 
 async function execWith(options: ExecOptions, terminal: ForegroundTerminal | undefined): Promise<number> {
   const { lock, state } = openContainer(options.root, options.id);
-  let child: ChildProcess;
+  let child: InitChild;
   let plan: ExecPlan;
   let passed: ReturnType<typeof passedFds>;
   try {
@@ -211,8 +233,11 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
     const proc = execProcess(state.config, options);
     const consoleSocket = options.consoleSocket ?? (proc.terminal === true && terminal ? terminal.listen() : undefined);
     const consolePlan = planConsole(proc.terminal === true, consoleSocket, proc.consoleSize, !options.detach);
+    const cgroupPaths = options.cgroups && options.cgroups.length > 0 ? subCgroups(state, options.cgroups) : state.cgroupPaths;
     passed = passedFds(options.preserveFds);
-    const processPlan = planExecProcess(proc, state);
+    const apparmorOrigin = options.processFile !== undefined ? `--process ${options.processFile}: /apparmorProfile`
+      : options.apparmor !== undefined ? '--apparmor' : 'config.json: /process/apparmorProfile';
+    const processPlan = planExecProcess(proc, state, apparmorOrigin);
     processPlan.env.push(...passed.env);
     const namespaces = namespacesOf(state);
     plan = {
@@ -223,15 +248,22 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
       console: consolePlan,
       preserveFds: passed.fds.length,
     };
-    child = spawnInNamespaces(namespaces.spawn, {
-      command: process.execPath,
-      args: [initScript, options.id, 'exec'],
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...passed.fds],
-      env: {},
-    });
+    // In a user namespace the socket is connected here (user-namespace.ts) and follows the passed fds.
+    const consoleFds = [consoleSocketForUserNamespace(consolePlan, namespaces.spawn.types)].filter((fd) => fd !== undefined);
+    if (consoleFds.length > 0) plan.consoleSocketFd = 4 + passed.fds.length;
+    try {
+      child = spawnInNamespaces(namespaces.spawn, {
+        command: process.execPath,
+        args: [initScript, options.id, 'exec'],
+        stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...passed.fds, ...consoleFds],
+        env: {},
+      });
+    } finally {
+      for (const fd of consoleFds) fs.closeSync(fd);
+    }
     // Into the container's cgroup before the process reads its plan (no pid: spawn failed,
     // and waitForExec reports why).
-    const paths = state.cgroupPaths;
+    const paths = cgroupPaths;
     if (child.pid !== undefined && paths && Object.keys(paths).length > 0) {
       try {
         cgroupManagerFromPaths(paths).join(child.pid);

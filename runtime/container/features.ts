@@ -7,6 +7,7 @@ import { HOOK_KINDS } from './hooks.js';
 import { knownMountOptions } from '../linux/mount-options.js';
 import { capabilityNames } from '../linux/capabilities.js';
 import { namespaceKinds, type NamespaceType } from '../linux/namespaces.js';
+import { IDMAP_OPTIONS } from '../linux/user-namespace-idmap.js';
 import { apparmorEnabled, selinuxEnabled } from '../linux/lsm.js';
 import { seccompFeatures, type SeccompFeatureList } from '../linux/seccomp.js';
 import { SPEC_VERSION, TSRUNC_VERSION } from '../cli/version.js';
@@ -30,11 +31,11 @@ export interface Features {
 }
 
 /**
- * Namespace types tsrunc cannot provide. user: create refuses it (it needs a single-threaded
- * stage, DESIGN.md). time: create accepts it, but setns(2) back out of a time namespace needs a
- * single-threaded caller (EUSERS from Node), so such a create fails; not listed until it works.
+ * Namespace types tsrunc cannot provide. time: create accepts it, but setns(2) back out of a
+ * time namespace needs a single-threaded caller (EUSERS from Node), so such a create fails; not
+ * listed until it works.
  */
-const UNSUPPORTED_NAMESPACES: readonly NamespaceType[] = ['user', 'time'];
+const UNSUPPORTED_NAMESPACES: readonly NamespaceType[] = ['time'];
 
 export async function features(): Promise<Features> {
   return {
@@ -42,7 +43,7 @@ export async function features(): Promise<Features> {
     // validate.ts accepts 1.0.0 to 1.2.x; 1.2.0 is the version tsrunc implements.
     ociVersionMax: SPEC_VERSION,
     hooks: [...HOOK_KINDS],
-    mountOptions: [...knownMountOptions].sort(),
+    mountOptions: [...knownMountOptions, ...IDMAP_OPTIONS].sort(),
     linux: {
       namespaces: (Object.keys(namespaceKinds) as NamespaceType[]).filter((type) => !UNSUPPORTED_NAMESPACES.includes(type)).sort(),
       capabilities: [...capabilityNames],
@@ -52,7 +53,8 @@ export async function features(): Promise<Features> {
       apparmor: { enabled: apparmorEnabled() },
       selinux: { enabled: selinuxEnabled() },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      // idmap/ridmap bind mounts (linux/user-namespace-idmap.ts; mount_setattr, Linux 5.12+).
+      mountExtensions: { idmap: { enabled: true } },
     },
     annotations: { 'io.github.tsrunc.version': TSRUNC_VERSION },
   };

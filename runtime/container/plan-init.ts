@@ -16,6 +16,7 @@ import { planSeccomp } from '../linux/seccomp.js';
 import { planSysctl } from '../linux/sysctl.js';
 import { planLsm, planMountLabel } from '../linux/lsm.js';
 import { checkMountDestination } from '../linux/paths.js';
+import { IDMAP_OPTIONS, planIdmap } from '../linux/user-namespace-idmap.js';
 import type { ConsolePlan } from '../linux/console.js';
 
 export interface CreateFlags {
@@ -41,7 +42,8 @@ function planMounts(config: OciConfig, bundle: string): MountStep[] {
     if (!path.isAbsolute(mount.destination)) {
       throw new TsruncError(`config.json: /mounts/${index}/destination: "${mount.destination}" is not an absolute path`);
     }
-    const options = parseMountOptions(mount.options ?? []);
+    // idmap/ridmap are not mount(2) options: user-namespace-idmap.ts makes such a mount.
+    const options = parseMountOptions((mount.options ?? []).filter((option) => !IDMAP_OPTIONS.includes(option)));
     const type = mount.type ?? '';
     const isBind = (options.flags & 0x1000) !== 0 || type === 'bind';
     const source = mount.source ?? '';
@@ -57,6 +59,8 @@ function planMounts(config: OciConfig, bundle: string): MountStep[] {
       data: options.data,
       index,
     };
+    const idmap = planIdmap(mount, index, isBind, config.linux ?? {});
+    if (idmap) step.idmap = idmap;
     // Lexically here; the init checks again once symlinks in the rootfs are followed.
     checkMountDestination(step.destination, { ...step, bind: isBind });
     return step;
@@ -65,7 +69,7 @@ function planMounts(config: OciConfig, bundle: string): MountStep[] {
 
 export function planContainer(config: OciConfig, flags: CreateFlags): ContainerPlan {
   const linux = config.linux ?? {};
-  const namespaces = planNamespaces(linux.namespaces ?? []);
+  const namespaces = planNamespaces(linux.namespaces ?? [], { uidMappings: linux.uidMappings, gidMappings: linux.gidMappings });
   const has = (type: string) => namespaces.types.includes(type as never);
   if (config.hostname !== undefined && config.hostname !== '' && !has('uts')) {
     throw new TsruncError('config.json: /hostname: setting the hostname needs a uts namespace');

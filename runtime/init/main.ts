@@ -47,7 +47,7 @@ interface Prepared {
 function prepare(plan: InitPlan): Prepared {
   step = 'opening the state directory';
   // Kept across pivot_root so exec.fifo stays reachable; close-on-exec, so it never leaks.
-  const stateDirFd = libc.open(plan.stateDir, libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
+  const stateDirFd = plan.stateDirFd ?? libc.open(plan.stateDir, libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
   const proc = plan.process;
   if (proc?.oomScoreAdj !== undefined) {
     step = 'setting oomScoreAdj';
@@ -60,7 +60,8 @@ function prepare(plan: InitPlan): Prepared {
   applySysctl(plan.sysctl); // through the host's /proc, which shows this process's namespaces
 
   // A host path: connected while the host's root is still ours.
-  const consoleSocket = plan.console && connectConsoleSocket(plan.console);
+  if (plan.console) step = 'setting up the terminal';
+  const consoleSocket = plan.console && (plan.consoleSocketFd ?? connectConsoleSocket(plan.console));
   step = 'preparing the rootfs';
   prepareRootfs(plan.rootfs, plan.hooks && (() => beforePivot(plan.hooks!)));
   if (plan.newCgroupNamespace) {
@@ -126,7 +127,8 @@ function prepareExec(plan: ExecPlan): { executable: string; env: string[]; proce
   }
   const lastCap = lastCapability();
   prepareSeccompEarly(proc, lastCap);
-  const consoleSocket = plan.console && connectConsoleSocket(plan.console);
+  if (plan.console) step = 'setting up the terminal';
+  const consoleSocket = plan.console && (plan.consoleSocketFd ?? connectConsoleSocket(plan.console));
   if (plan.mountNamespace !== undefined) {
     step = 'joining the mount namespace';
     const fd = libc.open(plan.mountNamespace, libc.O_RDONLY | libc.O_CLOEXEC, 0, plan.mountNamespace);

@@ -9,6 +9,7 @@ import type { SysctlPlan } from '../linux/sysctl.js';
 import type { LsmPlan } from '../linux/lsm.js';
 import type { ConsolePlan } from '../linux/console.js';
 import type { Hook, HookState } from '../container/hooks.js';
+import type { IdMapping } from '../linux/user-namespace.js';
 
 export interface MountStep {
   source: string;
@@ -19,6 +20,13 @@ export interface MountStep {
   data: string;
   /** Index in config.json's mounts, for error messages. */
   index: number;
+  /** idmap/ridmap (or mount-level mappings): an idmapped bind mount (linux/user-namespace-idmap.ts). */
+  idmap?: { recursive: boolean; uidMappings: IdMapping[]; gidMappings: IdMapping[] } | undefined;
+  /**
+   * The init's fd holding this bind (idmapped, or opened for an init in a user namespace), made
+   * detached, with its flags and propagation, by `tsrunc create`: the init only moves it into place.
+   */
+  treeFd?: number | undefined;
 }
 
 export interface DeviceNode {
@@ -52,6 +60,11 @@ export interface RootfsPlan {
   readonlyPaths: string[];
   /** linux.mountLabel, kept only where SELinux is enabled (lsm.ts); context= on filesystem mounts. */
   mountLabel?: string | undefined;
+  /**
+   * The init starts with the rootfs as its working directory, in its new mount namespace: in a
+   * user namespace it may not be able to walk the host path (linux/user-namespace-mounts.ts).
+   */
+  rootfsAtCwd?: boolean | undefined;
 }
 
 export interface ProcessPlan {
@@ -75,6 +88,11 @@ export interface InitPlan {
   containerId: string;
   /** Directory holding exec.fifo; the init keeps an fd to it across pivot_root. */
   stateDir: string;
+  /**
+   * The same directory as an fd the init inherited: an init in a user namespace is not host
+   * root and may not be able to reach the state directory by path (--root is 0700).
+   */
+  stateDirFd?: number | undefined;
   rootfs: RootfsPlan;
   hostname: string | undefined;
   domainname: string | undefined;
@@ -84,6 +102,8 @@ export interface InitPlan {
   process: ProcessPlan | undefined;
   /** process.terminal with --console-socket (linux/console.ts). */
   console?: ConsolePlan | undefined;
+  /** That socket already connected, as an inherited fd (a user namespace's init may not reach its path). */
+  consoleSocketFd?: number | undefined;
   /** Fds the init got at 4.. (after its channel at 3) that the program gets at 3.. (--preserve-fds, LISTEN_FDS). */
   preserveFds?: number | undefined;
   /** Absent when config.json has no prestart, createRuntime, createContainer or startContainer hook. */
@@ -116,5 +136,7 @@ export interface ExecPlan {
   chroot: string | undefined;
   process: ProcessPlan;
   console?: ConsolePlan | undefined;
+  /** As InitPlan.consoleSocketFd. */
+  consoleSocketFd?: number | undefined;
   preserveFds: number;
 }

@@ -64,8 +64,20 @@ export function enterCwd(cwd: string): void {
   libc.chdir(cwd, `cwd: ${cwd}`);
 }
 
+/** False in a user namespace whose maps an unprivileged user wrote (setgroups "deny"). */
+function setgroupsAllowed(): boolean {
+  try {
+    return fs.readFileSync('/proc/self/setgroups', 'utf8').trim() !== 'deny';
+  } catch {
+    return true; // no user namespace support: setgroups is what it always was
+  }
+}
+
 export function switchUser(plan: ProcessPlan): void {
-  libc.setgroups(plan.additionalGids, 'setting additional groups');
+  if (setgroupsAllowed()) libc.setgroups(plan.additionalGids, 'setting additional groups');
+  else if (plan.additionalGids.length > 0) {
+    throw new TsruncError(`process.user.additionalGids: setgroups is denied in this user namespace (its maps were written without privilege), so ${plan.additionalGids.join(',')} cannot be set`);
+  }
   libc.setresgid(plan.gid, `setting gid ${plan.gid}`);
   libc.setresuid(plan.uid, `setting uid ${plan.uid}`);
 }

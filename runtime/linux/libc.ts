@@ -111,6 +111,8 @@ const c = {
   ioctl: declare<[number, number, ...unknown[]], number>('int ioctl(int fd, unsigned long request, ...)'),
   dup3: declare<[number, number, number], number>('int dup3(int oldfd, int newfd, int flags)'),
   setsid: declare<[], number>('int setsid(void)'),
+  socketpair: declare<[number, number, number, number[]], number>('int socketpair(int domain, int type, int protocol, _Out_ int *fds)'),
+  waitpid: declare<[number, number[], number], number>('int waitpid(int pid, _Out_ int *status, int options)'),
 };
 
 const SYS_pivot_root = 155; // x86_64; glibc has no wrapper for pivot_root
@@ -356,4 +358,52 @@ export function dup2(oldfd: number, newfd: number, context: string): void {
 
 export function setsid(context: string): void {
   check(c.setsid(), 'setsid', context);
+}
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+/** A connected pair of unix stream sockets, both close-on-exec. */
+export function socketpair(context: string): [number, number] {
+  const fds = [-1, -1];
+  check(c.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 'socketpair', context);
+  return [fds[0]!, fds[1]!];
+}
+
+const WNOHANG = 1;
+/** Reaps `pid` if it has exited: its exit code or the signal that killed it; undefined while it runs. */
+export function reapIfExited(pid: number, context: string): { code: number | null; signal: number | null } | undefined {
+  const status = [0];
+  if (check(c.waitpid(pid, status, WNOHANG), 'waitpid', context) === 0) return undefined;
+  const raw = status[0]!;
+  const signal = raw & 0x7f;
+  return signal === 0 ? { code: (raw >> 8) & 0xff, signal: null } : { code: null, signal };
+}
+
+const SYS_open_tree = 428; // x86_64; glibc 2.36 has no wrappers for the new mount API
+const SYS_move_mount = 429;
+const SYS_mount_setattr = 442;
+export const OPEN_TREE_CLONE = 1;
+export const AT_RECURSIVE = 0x8000;
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+
+/** open_tree(2): a detached copy (OPEN_TREE_CLONE) of the mount at `path`, as a close-on-exec fd. */
+export function openTree(path: string, flags: number, context: string): number {
+  return check(c.syscall2s(SYS_open_tree, 'int', -100, 'str', path, 'uint', flags | O_CLOEXEC), 'open_tree', context);
+}
+
+/** open_tree(2) of what `fd` already is (AT_EMPTY_PATH): no path walk, so no permission needed on its parents. */
+export function openTreeOf(fd: number, flags: number, context: string): number {
+  return check(c.syscall2s(SYS_open_tree, 'int', fd, 'str', '', 'uint', flags | AT_EMPTY_PATH | O_CLOEXEC), 'open_tree', context);
+}
+
+/** mount_setattr(2) on the mount `fd` is (AT_EMPTY_PATH); `attr` is a struct mount_attr laid out by the caller. */
+export function mountSetattr(fd: number, flags: number, attr: Buffer, context: string): void {
+  check(c.syscall2s(SYS_mount_setattr, 'int', fd, 'str', '', 'uint', flags | AT_EMPTY_PATH, 'void *', attr, 'size_t', attr.length), 'mount_setattr', context);
+}
+
+/** move_mount(2): attaches the detached mount `fd` on the directory or file `targetFd` is (a /proc/self/fd path is refused). */
+export function moveMount(fd: number, targetFd: number, context: string): void {
+  check(c.syscall2s(SYS_move_mount, 'int', fd, 'str', '', 'int', targetFd, 'str', '', 'uint', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), 'move_mount', context);
 }

@@ -1,9 +1,11 @@
 /**
- * Namespaces for a new container. Node is multithreaded, so the only way in is the one
- * DESIGN.md describes: move the main thread (unshare or setns), spawn the init, move back.
+ * Namespaces for a new container. Node is multithreaded, so the way in is the one DESIGN.md
+ * describes: move the main thread (unshare or setns), spawn the init, move back; a user
+ * namespace goes through the native stage instead (spawn-in-namespaces.ts).
  */
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
+import { planUserNamespace, type IdMapping, type UserNamespacePlan } from './user-namespace.js';
 
 export const CLONE_NEWNS = 0x00020000;
 export const CLONE_NEWCGROUP = 0x02000000;
@@ -42,6 +44,8 @@ export interface NamespacePlan {
   /** The cgroup namespace is made by the init itself, after it has joined its cgroup. */
   newCgroupNamespace: boolean;
   types: NamespaceType[];
+  /** A new user namespace: the id maps the parent writes before the init goes on. */
+  user?: UserNamespacePlan | undefined;
 }
 
 export interface NamespaceSpec {
@@ -49,8 +53,13 @@ export interface NamespaceSpec {
   path?: string;
 }
 
-/** Pure: config.linux.namespaces → what to unshare and what to join. */
-export function planNamespaces(namespaces: readonly NamespaceSpec[] = []): NamespacePlan {
+export interface IdMappingSpec {
+  uidMappings?: readonly IdMapping[] | undefined;
+  gidMappings?: readonly IdMapping[] | undefined;
+}
+
+/** Pure: config.linux.namespaces (and the id mappings) → what to unshare and what to join. */
+export function planNamespaces(namespaces: readonly NamespaceSpec[] = [], mappings: IdMappingSpec = {}): NamespacePlan {
   const plan: NamespacePlan = { unshareFlags: 0, joins: [], newCgroupNamespace: false, types: [] };
   const seen = new Set<string>();
   namespaces.forEach((namespace, index) => {
@@ -61,9 +70,6 @@ export function planNamespaces(namespaces: readonly NamespaceSpec[] = []): Names
     const type = namespace.type as NamespaceType;
     if (seen.has(type)) throw new TsruncError(`${where}/type: namespace "${type}" is listed more than once`);
     seen.add(type);
-    if (type === 'user') {
-      throw new TsruncError(`${where}: user namespaces are not supported yet by tsrunc`);
-    }
     if (type === 'time') {
       // The kernel refuses a multithreaded process (Node) re-entry into its time namespace.
       throw new TsruncError(`${where}: time namespaces are not supported yet by tsrunc`);
@@ -77,6 +83,9 @@ export function planNamespaces(namespaces: readonly NamespaceSpec[] = []): Names
       plan.unshareFlags |= namespaceKinds[type].flag;
     }
   });
+  const user = plan.types.includes('user') ? (plan.joins.some((j) => j.type === 'user') ? 'joined' : 'new') : undefined;
+  const userPlan = planUserNamespace(mappings, user);
+  if (userPlan) plan.user = userPlan;
   return plan;
 }
 

@@ -118,8 +118,15 @@ export class RootDir {
   /** The rootfs as the host (the init, before pivot_root) names it. */
   readonly hostPath: string;
 
-  constructor(rootfs: string) {
-    this.fd = libc.open(rootfs, libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
+  /** Opened from an fd: the init may not walk the host path (an init in a user namespace). */
+  private readonly outOfReach: boolean;
+
+  /** `rootfs`: its path, or an fd of it (which stays the caller's) where the path is out of reach. */
+  constructor(rootfs: string | number) {
+    this.outOfReach = typeof rootfs === 'number';
+    this.fd = typeof rootfs === 'number'
+      ? libc.openat(rootfs, '.', libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, 'opening the rootfs')
+      : libc.open(rootfs, libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
     this.hostPath = fs.readlinkSync(fdPath(this.fd));
   }
 
@@ -134,6 +141,16 @@ export class RootDir {
     if (this.hostPath === '/') return host;
     if (host.startsWith(`${this.hostPath}/`)) return host.slice(this.hostPath.length);
     throw new TsruncError(`${context}: resolved to ${host}, outside the rootfs ${this.hostPath}`);
+  }
+
+  /**
+   * A path the init can walk to what `fd` (opened under the rootfs) is: its host path, or the
+   * same below this root's fd where the host path is out of reach. Symlink-free as resolved.
+   */
+  reachablePath(fd: number, context: string): string {
+    if (!this.outOfReach) return fs.readlinkSync(fdPath(fd));
+    const containerPath = this.containerPathOf(fd, context);
+    return `${fdPath(this.fd)}${containerPath === '/' ? '' : containerPath}`;
   }
 
   /**

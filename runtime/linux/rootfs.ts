@@ -44,24 +44,31 @@ function labelled(step: MountStep, mountLabel: string | undefined): string | nul
 function applyMount(root: RootDir, step: MountStep, mountLabel: string | undefined): void {
   const context = describeMount(step);
   const bind = isBind(step);
+  const tree = step.treeFd;
   let create: CreateKind = 'directory';
   if (bind) {
     try {
-      create = fs.statSync(step.source).isDirectory() ? 'directory' : 'file';
+      // A detached source (tree) was opened by `tsrunc create`: this init may not reach the path.
+      create = (tree !== undefined ? fs.fstatSync(tree) : fs.statSync(step.source)).isDirectory() ? 'directory' : 'file';
     } catch {
       throw new TsruncError(`${context}: source ${step.source} does not exist`);
     }
   }
-  const destination = { index: step.index, destination: step.destination, type: step.type, bind, source: step.source };
+  const source = tree !== undefined ? fdPath(tree) : step.source;
+  const destination = { index: step.index, destination: step.destination, type: step.type, bind, source };
   const check = (resolved: string) => checkMountDestination(resolved, destination);
   const target = root.open(step.destination, { create, check, context });
   try {
-    if (bind) {
+    if (tree !== undefined) {
+      // Made, flags and all, by `tsrunc create` (user-namespace-mounts.ts): only moved into place here.
+      libc.moveMount(tree, target, context);
+      libc.close(tree);
+    } else if (bind) {
       libc.mount(step.source, fdPath(target), null, step.flags & (MS_BIND | MS_REC), null, context);
     } else if (step.type === 'cgroup') {
       // mountCgroupFs works on paths below its target, inside the tmpfs it mounts there: give
       // it the resolved path (symlink-free, inside the rootfs) rather than the fd's.
-      mountCgroupFs(fs.readlinkSync(fdPath(target)), step.flags, context);
+      mountCgroupFs(root.reachablePath(target, context), step.flags, context);
     } else {
       try {
         libc.mount(step.source || step.type, fdPath(target), step.type, step.flags, labelled(step, mountLabel), context);
@@ -74,7 +81,7 @@ function applyMount(root: RootDir, step: MountStep, mountLabel: string | undefin
   } finally {
     libc.close(target);
   }
-  const remountFlags = bind ? step.flags & BIND_REMOUNT_FLAGS : 0;
+  const remountFlags = bind && tree === undefined ? step.flags & BIND_REMOUNT_FLAGS : 0;
   if (remountFlags === 0 && step.propagation.length === 0) return;
   // The fd is the directory the mount now covers: open the destination again to reach the mount.
   const mounted = root.open(step.destination, { check, context });
@@ -107,9 +114,10 @@ function mountPointOf(dir: string): string {
   return best;
 }
 
-function pivotInto(rootfs: string): void {
+/** `rootFd`: the rootfs mount as an fd (the caller closes it); undefined: opened by path. */
+function pivotInto(rootfs: string, rootFd: number | undefined): void {
   const oldRoot = libc.open('/', libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, 'opening the old root');
-  const newRoot = libc.open(rootfs, libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
+  const newRoot = rootFd ?? libc.open(rootfs, libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `opening rootfs ${rootfs}`);
   try {
     libc.fchdir(newRoot, 'entering the rootfs');
     libc.pivotRoot('.', '.', `pivot_root into ${rootfs}`);
@@ -120,13 +128,14 @@ function pivotInto(rootfs: string): void {
     libc.chdir('/', 'entering the new root');
   } finally {
     libc.close(oldRoot);
-    libc.close(newRoot);
+    if (rootFd === undefined) libc.close(newRoot);
   }
 }
 
-function moveInto(rootfs: string): void {
-  libc.chdir(rootfs, `entering rootfs ${rootfs}`);
-  libc.mount(rootfs, '/', null, MS_MOVE, null, 'moving the rootfs onto /');
+function moveInto(rootfs: string, rootFd: number | undefined): void {
+  if (rootFd !== undefined) libc.fchdir(rootFd, `entering rootfs ${rootfs}`);
+  else libc.chdir(rootfs, `entering rootfs ${rootfs}`);
+  libc.mount(rootFd !== undefined ? '.' : rootfs, '/', null, MS_MOVE, null, 'moving the rootfs onto /');
   libc.chroot('.', 'chroot into the rootfs');
   libc.chdir('/', 'entering the new root');
 }
@@ -176,10 +185,41 @@ export function prepareRootfs(plan: RootfsPlan, beforePivot?: () => void): void 
   // shared parent would show on the host. Slave keeps host mounts flowing in, as (r)slave asks.
   const parentPropagation = plan.propagation !== undefined && (plan.propagation & MS_SLAVE) !== 0 ? MS_SLAVE : MS_PRIVATE;
   libc.mount(null, mountPointOf(path.dirname(rootfs)), null, parentPropagation, null, 'setting the propagation of the rootfs parent');
-  libc.mount(rootfs, rootfs, null, MS_BIND | MS_REC, null, `bind-mounting rootfs ${rootfs}`);
+  const rootFd = plan.rootfsAtCwd ? bindRootfsAtCwd(rootfs) : undefined;
+  if (rootFd === undefined) libc.mount(rootfs, rootfs, null, MS_BIND | MS_REC, null, `bind-mounting rootfs ${rootfs}`);
+  try {
+    prepareInRootfs(plan, rootFd, beforePivot);
+  } finally {
+    if (rootFd !== undefined) libc.close(rootFd);
+  }
+}
 
+/**
+ * The rootfs bound on itself, from the working directory the init started in (an init in a
+ * user namespace may not walk the host path to it): a recursive clone of it, moved on top of
+ * it. Returns the new mount, as an fd.
+ */
+function bindRootfsAtCwd(rootfs: string): number {
+  const context = `bind-mounting rootfs ${rootfs}`;
+  const below = libc.open('.', libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `${context}: opening it`);
+  try {
+    const tree = libc.openTreeOf(below, libc.OPEN_TREE_CLONE | libc.AT_RECURSIVE, context);
+    try {
+      libc.moveMount(tree, below, context);
+      return tree;
+    } catch (error) {
+      libc.close(tree);
+      throw error;
+    }
+  } finally {
+    libc.close(below);
+  }
+}
+
+function prepareInRootfs(plan: RootfsPlan, rootFd: number | undefined, beforePivot: (() => void) | undefined): void {
+  const rootfs = plan.rootfs;
   // Everything up to pivot_root is resolved inside the rootfs through this fd (paths.ts).
-  const root = new RootDir(rootfs);
+  const root = new RootDir(rootFd ?? rootfs);
   try {
     if (plan.mountDefaultDev) {
       const context = 'mounting the default /dev';
@@ -202,8 +242,8 @@ export function prepareRootfs(plan: RootfsPlan, beforePivot?: () => void): void 
   }
 
   beforePivot?.();
-  if (plan.noPivot) moveInto(rootfs);
-  else pivotInto(rootfs);
+  if (plan.noPivot) moveInto(rootfs, rootFd);
+  else pivotInto(rootfs, rootFd);
   // (r)private and (r)slave were set on / before the mounts; set again, they would undo the
   // propagation options of single mounts. shared and unbindable only take effect now (as in runc).
   if (plan.propagation !== undefined && (plan.propagation & (MS_PRIVATE | MS_SLAVE)) === 0) {
