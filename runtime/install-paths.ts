@@ -1,6 +1,6 @@
 /**
  * Where tsrunc's own files are, whether it runs from tsc's output (dist/runtime/...) or from
- * a bundle (dist/bundle/*.mjs): every module of a bundle shares the bundle's import.meta.url,
+ * a bundle (dist/bundle/*.cjs): every module of a bundle shares the bundle's import.meta.url,
  * so paths are derived from the dist directory, which is one level up in both layouts.
  */
 import path from 'node:path';
@@ -14,7 +14,7 @@ export const distDir = path.resolve(here, '..');
 
 /** The script the container's init runs as: a fresh Node process inside the namespaces. */
 export const initScript = bundled
-  ? path.join(distDir, 'bundle', 'init.mjs')
+  ? path.join(distDir, 'bundle', 'init.cjs')
   : path.join(distDir, 'runtime', 'init', 'main.js');
 
 /** Native code built from source by `make` (runtime/native), e.g. the user-namespace stage. */

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (tests run from dist/conformance/lib). */
 export const repoRoot = path.resolve(here, '..', '..', '..');
-export const tsruncMain = path.join(repoRoot, 'dist', 'runtime', 'cli', 'main.js');
+/** The bundle users run (tools/bundle.mjs), so that the tests exercise exactly that. */
+export const tsruncMain = path.join(repoRoot, 'dist', 'bundle', 'tsrunc.cjs');
 export const busyboxRootfs = path.join(repoRoot, 'bundle-examples', 'busybox', 'rootfs');
 
 export interface RunResult {

@@ -1,5 +1,6 @@
-/** Flags every verb takes, as runc defines them. */
+/** Flags every verb takes, as runc defines them (the table is in flags.ts). */
 import type { Argv } from 'yargs';
+import { GLOBAL_OPTIONS } from './flags.js';
 
 export interface GlobalArgs {
   root: string;
@@ -7,15 +8,11 @@ export interface GlobalArgs {
   logFormat: 'text' | 'json';
   debug: boolean;
   systemdCgroup: boolean;
+  rootless: 'true' | 'false' | 'auto';
 }
 
-export const DEFAULT_ROOT = '/run/tsrunc';
+export { DEFAULT_ROOT } from './flags.js';
 
 export function withGlobalOptions<T>(argv: Argv<T>): Argv<T & GlobalArgs> {
-  return argv
-    .option('root', { type: 'string', default: DEFAULT_ROOT, describe: 'directory for container state', global: true })
-    .option('log', { type: 'string', describe: 'write log lines to this file (default: stderr)', global: true })
-    .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'log line format', global: true })
-    .option('debug', { type: 'boolean', default: false, describe: 'log debug lines', global: true })
-    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'manage cgroups through systemd (accepted; not used yet)', global: true }) as unknown as Argv<T & GlobalArgs>;
+  return argv.options(GLOBAL_OPTIONS) as unknown as Argv<T & GlobalArgs>;
 }

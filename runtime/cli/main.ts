@@ -1,20 +1,11 @@
 #!/usr/bin/env node
 /** tsrunc's command line: runc's verbs, flags, outputs and exit codes. */
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { errorLine } from '../errors.js';
-import { registerCommands } from './commands.js';
-import { withGlobalOptions } from './global-options.js';
-import { configureLog, logDebug, logError } from '../log.js';
-import { writeOut } from './output.js';
-import { TSRUNC_VERSION, SPEC_VERSION } from './version.js';
-
-const VERBS = new Set(['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'pause', 'resume', 'update', 'ps', 'events', 'features', 'exec']);
-
-function fail(message: string): never {
-  logError(message);
-  process.exit(1);
-}
+import { isVerb } from './flags.js';
+import { parseFast } from './fast-argv.js';
+import { handlerFor } from './handlers.js';
+import type { GlobalArgs } from './global-options.js';
+import { answeredVersion, fail, startLog } from './entry-common.js';
 
 /** yargs reads a lone "-" as a positional; `update --resources -` (stdin) needs it as a value. */
 function joinStdinValues(argv: string[]): string[] {
@@ -42,7 +33,7 @@ const EXEC_VALUE_FLAGS = new Set([
  * A "--" after the id tells yargs so (unless one is there already).
  */
 function separateExecCommand(argv: string[]): string[] {
-  const verb = argv.findIndex((arg) => VERBS.has(arg));
+  const verb = argv.findIndex(isVerb);
   if (verb < 0 || argv[verb] !== 'exec') return argv;
   for (let i = verb + 1; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -60,32 +51,35 @@ function separateExecCommand(argv: string[]): string[] {
 
 async function main(rawArgv: string[]): Promise<void> {
   const argv = separateExecCommand(joinStdinValues(rawArgv));
-  // runc takes --version/-v among its global flags, before any verb.
-  const firstVerb = argv.findIndex((arg) => VERBS.has(arg));
-  const globalPart = firstVerb < 0 ? argv : argv.slice(0, firstVerb);
-  if (globalPart.includes('--version') || globalPart.includes('-v')) {
-    writeOut(`tsrunc version ${TSRUNC_VERSION}\nspec: ${SPEC_VERSION}\nnode: ${process.version}\n`);
+  if (answeredVersion(argv)) return;
+  const fast = parseFast(argv);
+  if (fast) {
+    startLog(fast.args as unknown as GlobalArgs, argv);
+    await handlerFor(fast.verb)(fast.args);
     return;
   }
+  await parseWithYargs(argv);
+}
+
+/** --help, usage errors and the rarer verbs: yargs, loaded only for them. */
+async function parseWithYargs(argv: string[]): Promise<void> {
+  const { default: yargs } = await import('yargs');
+  const { registerCommands, PARSER_CONFIGURATION } = await import('./commands.js');
+  const { withGlobalOptions } = await import('./global-options.js');
   const parser = withGlobalOptions(yargs(argv))
     .scriptName('tsrunc')
     .usage('$0 [global options] <command> [options] <id>')
     .version(false)
-    // runc's flags include --no-pivot and --no-new-keyring: a name, not a negation.
-    // exec's --env/--cap/--additional-gids repeat per value; a greedy array would eat the id.
-    .parserConfiguration({ 'boolean-negation': false, 'greedy-arrays': false })
+    .parserConfiguration(PARSER_CONFIGURATION)
     .strict()
     .demandCommand(1, 'tsrunc needs a command; see --help')
-    .middleware((args) => {
-      configureLog({ file: args.log, format: args.logFormat, debug: args.debug });
-      logDebug(`tsrunc ${argv.join(' ')}`);
-    })
+    .middleware((args) => startLog(args, argv))
     .fail((message, error) => {
       fail(error ? errorLine(error) : message);
     })
     .help()
     .wrap(100); // fixed: asking process.stdout for its width would set O_NONBLOCK on it
-  await registerCommands(parser as unknown as Argv).parseAsync();
+  await registerCommands(parser).parseAsync();
 }
 
-main(hideBin(process.argv)).catch((error: unknown) => fail(errorLine(error)));
+main(process.argv.slice(2)).catch((error: unknown) => fail(errorLine(error)));

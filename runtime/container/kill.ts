@@ -5,8 +5,7 @@
  */
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
-import { openContainer } from './state-store.js';
-import { cgroupManagerFromPaths, signalAllInCgroup } from '../linux/cgroups/index.js';
+import { containerDir, readState } from './state-files.js';
 import { containerStatus } from './status.js';
 
 function pidNamespaceOf(pid: number): string | undefined {
@@ -29,33 +28,36 @@ function processesInPidNamespace(initPid: number): number[] {
   return [initPid, ...pids];
 }
 
-export function killContainer(root: string, id: string, signal: number, all: boolean): void {
-  const { lock, state } = openContainer(root, id);
-  try {
-    if (containerStatus(state, lock.dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
-    let targets = [state.pid];
-    if (all && state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0) {
-      signalAllInCgroup(cgroupManagerFromPaths(state.cgroupPaths), signal);
-      return;
+/**
+ * Without the lock, as runc: a signal cannot wait for another command, and the init's start
+ * time (containerStatus) keeps a reused pid from being signalled. The cgroup code (and koffi
+ * with it) is loaded only for --all.
+ */
+export async function killContainer(root: string, id: string, signal: number, all: boolean): Promise<void> {
+  const dir = containerDir(root, id);
+  const state = readState(dir, id);
+  if (containerStatus(state, dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
+  let targets = [state.pid];
+  if (all && state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0) {
+    const { cgroupManagerFromPaths, signalAllInCgroup } = await import('../linux/cgroups/index.js');
+    signalAllInCgroup(cgroupManagerFromPaths(state.cgroupPaths), signal);
+    return;
+  }
+  if (all) {
+    const ownsPidNamespace = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
+    if (!ownsPidNamespace) {
+      throw new TsruncError(`kill --all: container ${id} has no saved cgroup and shares its PID namespace: cannot find its processes`);
     }
-    if (all) {
-      const ownsPidNamespace = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
-      if (!ownsPidNamespace) {
-        throw new TsruncError(`kill --all: container ${id} has no saved cgroup and shares its PID namespace: cannot find its processes`);
+    targets = processesInPidNamespace(state.pid);
+  }
+  for (const pid of targets) {
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      // A process that exits meanwhile is fine; failing to signal the init is not.
+      if (pid === state.pid) {
+        throw new TsruncError(`sending signal ${signal} to container ${id} (pid ${pid}): ${(error as NodeJS.ErrnoException).code}`);
       }
-      targets = processesInPidNamespace(state.pid);
     }
-    for (const pid of targets) {
-      try {
-        process.kill(pid, signal);
-      } catch (error) {
-        // A process that exits meanwhile is fine; failing to signal the init is not.
-        if (pid === state.pid) {
-          throw new TsruncError(`sending signal ${signal} to container ${id} (pid ${pid}): ${(error as NodeJS.ErrnoException).code}`);
-        }
-      }
-    }
-  } finally {
-    lock.release();
   }
 }

@@ -1,26 +1,28 @@
 /** `tsrunc state` and `tsrunc list`: read-only views of the state store. */
 import { TsruncError } from '../errors.js';
-import { containerDir, listContainerIds, openContainer, readState } from './state-store.js';
+import { containerDir, listContainerDirs, readState } from './state-files.js';
 import { ociStateView } from './status.js';
 import { validateId } from './id.js';
 
+/** Without the lock (as runc): state.json is replaced atomically and the status is derived afresh. */
 export function containerState(root: string, id: string): Record<string, unknown> {
   validateId(id);
-  const { lock, state } = openContainer(root, id);
-  try {
-    return ociStateView(state, lock.dir);
-  } finally {
-    lock.release();
-  }
+  const dir = containerDir(root, id);
+  return ociStateView(readState(dir, id), dir);
 }
 
+/**
+ * Every container's state, each read once and without the lock: per container one read of
+ * state.json, of the init's /proc/PID/stat, of its freezer state and a look for exec.fifo.
+ */
 export function listContainers(root: string): Record<string, unknown>[] {
   const views: Record<string, unknown>[] = [];
-  for (const id of listContainerIds(root)) {
+  for (const id of listContainerDirs(root)) {
+    const dir = containerDir(root, id);
     try {
-      views.push(ociStateView(readState(containerDir(root, id), id), containerDir(root, id)));
+      views.push(ociStateView(readState(dir, id), dir));
     } catch (error) {
-      // A container deleted while listing is simply no longer there.
+      // Half made (no state.json yet) or deleted while listing: not there.
       if (!(error instanceof TsruncError)) throw error;
     }
   }

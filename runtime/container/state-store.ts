@@ -7,9 +7,10 @@ import path from 'node:path';
 import type { TsruncState } from '../spec/state.js';
 import { TsruncError } from '../errors.js';
 import * as libc from '../linux/libc.js';
+import { STATE_FILE, containerDir, readState } from './state-files.js';
 
-export const STATE_FILE = 'state.json';
-export const EXEC_FIFO = 'exec.fifo';
+// The lock-free readers live in state-files.ts (no koffi); re-exported for the writers' callers.
+export { EXEC_FIFO, STATE_FILE, containerDir, readState } from './state-files.js';
 
 export interface LockedDir {
   dir: string;
@@ -34,10 +35,6 @@ function lockDir(dir: string, id: string): LockedDir {
   };
 }
 
-export function containerDir(root: string, id: string): string {
-  return path.join(path.resolve(root), id);
-}
-
 /** Makes the directory for a new id, refusing one that exists, and locks it. */
 export function createContainerDir(root: string, id: string): LockedDir {
   fs.mkdirSync(path.resolve(root), { recursive: true, mode: 0o700 });
@@ -53,15 +50,6 @@ export function createContainerDir(root: string, id: string): LockedDir {
   // The init may run as another user and must still reach exec.fifo through this directory.
   fs.chmodSync(dir, 0o711);
   return lockDir(dir, id);
-}
-
-export function readState(dir: string, id: string): TsruncState {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as TsruncState;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new TsruncError(`container ${id} does not exist`);
-    throw new TsruncError(`reading the state of container ${id}: ${(error as Error).message}`);
-  }
 }
 
 export interface OpenedContainer {
@@ -95,17 +83,4 @@ export function writeState(dir: string, state: TsruncState): void {
 
 export function removeContainerDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
-}
-
-export function listContainerIds(root: string): string[] {
-  try {
-    return fs
-      .readdirSync(path.resolve(root), { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && fs.existsSync(path.join(path.resolve(root), entry.name, STATE_FILE)))
-      .map((entry) => entry.name)
-      .sort();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { TsruncState } from '../spec/state.js';
 import { isSameLiveProcess } from '../linux/proc-stat.js';
 import { isCgroupFrozen } from '../linux/cgroups/frozen.js';
-import { EXEC_FIFO } from './state-store.js';
+import { EXEC_FIFO } from './state-files.js';
 
 export type ContainerStatus = 'created' | 'running' | 'stopped' | 'paused';
 

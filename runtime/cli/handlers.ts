@@ -1,0 +1,129 @@
+/**
+ * What each verb does with its parsed arguments. Each handler imports its implementation
+ * lazily, so that a command loads only what it uses (every command pays Node's start-up).
+ * The argument shapes follow flags.ts; yargs and the fast parser both produce them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { TsruncError } from '../errors.js';
+import type { GlobalArgs } from './global-options.js';
+import type { VerbName } from './flags.js';
+import type { UpdateFlags } from '../container/update.js';
+import { writeOut } from './output.js';
+import { LIGHT_HANDLERS } from './light-handlers.js';
+
+interface IdArgs extends GlobalArgs {
+  id: string;
+}
+
+interface CreateArgs extends IdArgs {
+  bundle?: string;
+  pidFile?: string;
+  noPivot: boolean;
+  consoleSocket?: string;
+  preserveFds: number;
+}
+
+interface ExecArgs extends IdArgs {
+  command?: string[];
+  _: (string | number)[];
+  process?: string;
+  cwd?: string;
+  env: string[];
+  user?: string;
+  additionalGids: number[];
+  cap: string[];
+  noNewPrivs: boolean;
+  tty: boolean;
+  consoleSocket?: string;
+  detach: boolean;
+  pidFile?: string;
+  preserveFds: number;
+  apparmor?: string;
+  processLabel?: string;
+  cgroup: string[];
+}
+
+type Handler<A> = (args: A) => Promise<void>;
+
+export const HANDLERS = {
+  create: (async (args) => {
+    const { createContainer } = await import('../container/create.js');
+    await createContainer({
+      root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, keepChild: false,
+      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless,
+    });
+  }) as Handler<CreateArgs>,
+  start: (async (args) => {
+    const { startContainer } = await import('../container/start.js');
+    startContainer(args.root, args.id);
+  }) as Handler<IdArgs>,
+  state: LIGHT_HANDLERS.state,
+  kill: LIGHT_HANDLERS.kill,
+  delete: (async (args) => {
+    const { deleteContainer } = await import('../container/delete.js');
+    deleteContainer(args.root, args.id, args.force);
+  }) as Handler<IdArgs & { force: boolean }>,
+  run: (async (args) => {
+    const { runContainer } = await import('../container/run.js');
+    process.exitCode = await runContainer({
+      root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, detach: args.detach,
+      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless,
+      keep: args.keep, noSubreaper: args.noSubreaper,
+    });
+  }) as Handler<CreateArgs & { detach: boolean; keep: boolean; noSubreaper: boolean }>,
+  exec: (async (args) => {
+    const { execInContainer } = await import('../container/exec.js');
+    process.exitCode = await execInContainer({
+      root: args.root, id: args.id, args: [...(args.command ?? []), ...args._.slice(1)].map(String), processFile: args.process, cwd: args.cwd,
+      env: args.env.map(String), user: args.user, additionalGids: args.additionalGids, caps: args.cap.map(String),
+      noNewPrivs: args.noNewPrivs, tty: args.tty, detach: args.detach, pidFile: args.pidFile,
+      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds,
+      apparmor: args.apparmor, processLabel: args.processLabel, cgroups: args.cgroup.map(String),
+    });
+  }) as Handler<ExecArgs>,
+  list: LIGHT_HANDLERS.list,
+  pause: (async (args) => {
+    const { pauseContainer } = await import('../container/pause.js');
+    pauseContainer(args.root, args.id);
+  }) as Handler<IdArgs>,
+  resume: (async (args) => {
+    const { resumeContainer } = await import('../container/pause.js');
+    resumeContainer(args.root, args.id);
+  }) as Handler<IdArgs>,
+  update: (async (args) => {
+    const { updateContainer } = await import('../container/update.js');
+    updateContainer(args.root, args.id, args);
+  }) as Handler<IdArgs & UpdateFlags>,
+  ps: (async (args) => {
+    const extra = args._.slice(1);
+    if (extra.length > 0) throw new TsruncError(`ps: options for ps (${extra.join(' ')}) are not supported: tsrunc runs no host tools; use --format json`);
+    const { containerPids, formatProcessTable } = await import('../container/ps.js');
+    const pids = containerPids(args.root, args.id);
+    writeOut(args.format === 'json' ? `${JSON.stringify(pids)}\n` : formatProcessTable(pids));
+  }) as Handler<IdArgs & { format: 'table' | 'json'; _: (string | number)[] }>,
+  events: (async (args) => {
+    const { statsEvent, streamStats } = await import('../container/events.js');
+    const { parseDuration } = await import('../container/units.js');
+    if (args.stats) writeOut(`${JSON.stringify(statsEvent(args.root, args.id))}\n`);
+    else await streamStats(args.root, args.id, parseDuration(args.interval, '--interval'), (event) => writeOut(`${JSON.stringify(event)}\n`));
+  }) as Handler<IdArgs & { stats: boolean; interval: string }>,
+  features: (async () => {
+    const { features } = await import('../container/features.js');
+    writeOut(`${JSON.stringify(await features(), null, 2)}\n`);
+  }) as Handler<GlobalArgs>,
+  spec: (async (args) => {
+    const { defaultConfig } = await import('../spec/default-config.js');
+    const file = path.join(path.resolve(args.bundle ?? '.'), 'config.json');
+    if (fs.existsSync(file)) throw new TsruncError(`File ${file} exists. Remove it first.`);
+    fs.writeFileSync(file, `${JSON.stringify(defaultConfig(), null, '\t')}\n`, { mode: 0o666 });
+  }) as Handler<GlobalArgs & { bundle?: string }>,
+} satisfies Record<VerbName, Handler<never>>;
+
+/**
+ * yargs infers argument types from builder chains, which does not survive lazy handlers; each
+ * handler states the arguments it reads instead, which flags.ts's table must provide.
+ */
+export function handlerFor(verb: VerbName): (args: Record<string, unknown>) => Promise<void> {
+  return HANDLERS[verb] as unknown as (args: Record<string, unknown>) => Promise<void>;
+}

@@ -1,0 +1,93 @@
+// Build step, run after tsc: bundles tsc's output into dist/bundle/, so that a tsrunc command
+// reads one file instead of resolving and loading ~60 ES modules (yargs alone is about 30):
+// - tsrunc.cjs: the entry users run, small (runtime/cli/light-main.ts): --version, state, list
+//   and kill; any other command line requires tsrunc-full.cjs, the whole CLI. CommonJS, because
+//   Node 20's ES module loader costs every command ~15 ms before our code runs (async source
+//   loading through fs/promises, a facade per builtin); a CommonJS file starts as fast as
+//   `node -e 0` plus its own parse, which is why the everyday verbs get a file of their own.
+//   In the whole CLI the verbs' modules run only when the verb is used (esbuild wraps the
+//   handlers' dynamic imports).
+// - init.cjs: the container's init, one file with everything: it pivots into the container's
+//   root and cannot load anything from the host afterwards.
+// - validate-config.cjs, validate-state.cjs: ajv's precompiled validators (~250 KB), parsed
+//   only by the commands that validate (create, and the tests), not by every command.
+// Left out, loaded from node_modules (which is why the bundle lives in dist/ of the checkout or
+// of the installed copy): koffi, a native addon; yargs, ES-module only, imported only for
+// --help, usage errors and the verbs the fast parser leaves to it.
+import { chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const outdir = join(dist, 'bundle');
+
+/** The generated validators, imported from runtime/spec/validate.ts, become their own files. */
+const validatorsApart = {
+  name: 'validators-apart',
+  setup(bundle) {
+    bundle.onResolve({ filter: /\/generated\/validate-(config|state)\.js$/ }, (args) => ({
+      path: `./${args.path.split('/').pop().replace(/\.js$/, '.cjs')}`,
+      external: true,
+    }));
+  },
+};
+
+/**
+ * Built-in modules that cost milliseconds to load and that most commands never use: each
+ * becomes a stand-in whose exports (the names listed now, by this same Node) load the real
+ * module on first use. node:crypto (~6 ms with the streams it pulls in) is only for the
+ * default cgroup name at create, yet the cgroup code that every `delete` loads imports it.
+ */
+const LAZY_BUILTINS = ['node:crypto'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(bundle) {
+    const filter = new RegExp(`^(${LAZY_BUILTINS.join('|')})$`);
+    bundle.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-builtin' });
+    bundle.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((name) => name !== 'default');
+      const real = `let real; const load = () => (real ??= require(${JSON.stringify(args.path)}));`;
+      const getters = names.map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] });`);
+      return { contents: [real, ...getters].join('\n'), loader: 'js' };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['koffi', 'yargs'],
+  // Every module of the bundle sees the bundle's own URL (install-paths.ts counts on it).
+  define: { 'import.meta.url': '__tsruncBundleUrl' },
+  banner: { js: '"use strict";\nvar __tsruncBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+const plugins = [validatorsApart, lazyBuiltins];
+
+/**
+ * The small entry answers state, list and kill and hands anything else to tsrunc-full.cjs by
+ * require(); what it reaches only in the unbundled layout (import('./main.js')) or never (kill
+ * --all's cgroup code, which it hands over) stays out of it.
+ */
+const lightEntryApart = {
+  name: 'light-entry-apart',
+  setup(bundle) {
+    bundle.onResolve({ filter: /^(\.\/main\.js|\.\.\/linux\/cgroups\/index\.js)$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'light-main.js')], outfile: join(outdir, 'tsrunc.cjs'), plugins: [...plugins, lightEntryApart] }),
+  build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'main.js')], outfile: join(outdir, 'tsrunc-full.cjs'), plugins }),
+  build({ ...common, entryPoints: [join(dist, 'runtime', 'init', 'main.js')], outfile: join(outdir, 'init.cjs'), plugins }),
+  ...['config', 'state'].map((name) =>
+    build({ ...common, entryPoints: [join(dist, 'runtime', 'spec', 'generated', `validate-${name}.js`)], outfile: join(outdir, `validate-${name}.cjs`) }),
+  ),
+]);
+chmodSync(join(outdir, 'tsrunc.cjs'), 0o755);
