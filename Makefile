@@ -1,15 +1,16 @@
 # tsrunc: `make` sets up and builds; `make demo` runs a container; `make test` runs every test.
 PREFIX ?= /usr/local
 NODE ?= node
-TSRUNC := $(NODE) dist/runtime/cli/main.js
-APT_PACKAGES := busybox-static libseccomp2 runc
+TSRUNC := $(NODE) dist/bundle/tsrunc.cjs
+APT_PACKAGES := busybox-static libseccomp2 runc gcc libc6-dev containerd podman conmon bsdutils
 EXAMPLE_ROOTFS := bundle-examples/busybox/rootfs bundle-examples/readonly-bind/rootfs
 
 .PHONY: all deps build rootfs demo test unit install uninstall conformance bench clean check
 
 all: build rootfs
 
-# Debian packages the runtime, the examples and the tests need (runc is the side-by-side reference).
+# Debian packages the runtime, the examples and the tests need (runc is the side-by-side reference;
+# containerd, podman and conmon are the real clients conformance/clients drives; bsdutils has `script`).
 .deps-apt: Makefile
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -24,10 +25,17 @@ node_modules/.package-lock.json: package-lock.json
 
 deps: .deps-apt node_modules/.package-lock.json
 
-build: deps
+# The native stage (runtime/native/stage.c): built from source with the machine's compiler.
+NATIVE_STAGE := dist/native/libtsrunc-stage.so
+$(NATIVE_STAGE): runtime/native/stage.c .deps-apt
+	mkdir -p $(dir $@)
+	gcc -O2 -Wall -Wextra -shared -fPIC -o $@ $<
+
+build: deps $(NATIVE_STAGE)
 	$(NODE) tools/gen-schemas.mjs
 	npx tsc -p .
 	chmod +x dist/runtime/cli/main.js
+	$(NODE) tools/bundle.mjs
 
 check: build
 	npx tsc --noEmit -p .
@@ -51,6 +59,10 @@ test: build rootfs
 unit: build
 	tools/run-tests.sh dist/conformance/unit/*.test.js
 
+# tsrunc next to runc on the same bundle (issue 6): BENCH_RUNS=N, BENCH_OUT=FILE; prints where the JSON went.
+bench: build rootfs
+	$(NODE) dist/conformance/bench/bench.js
+
 # OCI runtime-tools validation, built by you in RUNTIME_TOOLS (see conformance/runtime-tools/README.md).
 conformance: build rootfs
 	@test -n "$(RUNTIME_TOOLS)" || { echo "usage: make conformance RUNTIME_TOOLS=DIR"; exit 2; }
@@ -61,7 +73,7 @@ install: build
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/tsrunc $(DESTDIR)$(PREFIX)/bin
 	cp -r dist package.json package-lock.json $(DESTDIR)$(PREFIX)/lib/tsrunc/
 	cd $(DESTDIR)$(PREFIX)/lib/tsrunc && npm ci --omit=dev --no-audit --no-fund >/dev/null
-	printf '#!/bin/sh\nexec %s %s/lib/tsrunc/dist/runtime/cli/main.js "$$@"\n' "$$(command -v $(NODE))" "$(PREFIX)" > $(DESTDIR)$(PREFIX)/bin/tsrunc
+	printf '#!/bin/sh\nexec %s %s/lib/tsrunc/dist/bundle/tsrunc.cjs "$$@"\n' "$$(command -v $(NODE))" "$(PREFIX)" > $(DESTDIR)$(PREFIX)/bin/tsrunc
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/tsrunc
 
 uninstall:

@@ -17,7 +17,14 @@ export interface RunOptions {
   detach: boolean;
   consoleSocket?: string | undefined;
   preserveFds?: number | undefined;
+  rootless?: 'true' | 'false' | 'auto' | undefined;
+  /** --keep: leave the stopped container in place after it exits (attached). */
+  keep?: boolean | undefined;
+  /** --no-subreaper: do not become the subreaper of the container's orphaned processes. */
+  noSubreaper?: boolean | undefined;
 }
+
+const PR_SET_CHILD_SUBREAPER = 36;
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -32,6 +39,12 @@ export async function runContainer(options: RunOptions): Promise<number> {
 }
 
 async function runWith(options: RunOptions, terminal: ForegroundTerminal | undefined): Promise<number> {
+  // Processes the container leaves behind (without a PID namespace of its own) come to
+  // tsrunc rather than to the host's init while it waits, as with runc.
+  if (!options.detach && !options.noSubreaper) {
+    const { prctl } = await import('../linux/libc.js');
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 'becoming the subreaper of the container');
+  }
   const created = await createContainer({
     ...options, keepChild: !options.detach, foregroundConsole: terminal && (() => terminal.listen()),
   });
@@ -66,6 +79,6 @@ async function runWith(options: RunOptions, terminal: ForegroundTerminal | undef
   for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
   // The last output may still be in the pty after the process exited.
   if (relayed) await relayed;
-  deleteContainer(options.root, options.id, true);
+  if (!options.keep) deleteContainer(options.root, options.id, true);
   return status;
 }
