@@ -7,7 +7,7 @@
 #                (validation/<name>/<name>.t), runtimetest and
 #                rootfs-<arch>.tar.gz already exist. This script builds nothing.
 # RUNTIME        runtime to test: an executable (path or name on PATH) or a .js
-#                file run with node. Default: <repo>/dist/runtime/cli/main.js
+#                or .cjs file run with node. Default: <repo>/dist/bundle/tsrunc.cjs
 # TEST_TIMEOUT   seconds per test (default 60)
 # LOG_DIR        where each test's TAP output goes, as <test>.tap
 #                (default /tmp/tsrunc-runtime-tools-logs; emptied at start)
@@ -45,7 +45,7 @@ case $(uname -m) in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch=$(uname
 [[ -x $tools/runtimetest ]] || die "missing $tools/runtimetest (build it first)"
 [[ $(id -u) -eq 0 ]] || echo "run.sh: warning: not root; most tests will fail" >&2
 
-runtime=${RUNTIME:-$repo/dist/runtime/cli/main.js}
+runtime=${RUNTIME:-$repo/dist/bundle/tsrunc.cjs}
 timeout_s=${TEST_TIMEOUT:-60}
 log_dir=${LOG_DIR:-/tmp/tsrunc-runtime-tools-logs}
 tests=("$@")
@@ -84,7 +84,7 @@ trap on_exit EXIT
 trap 'exit 130' INT TERM
 
 # The tests find the runtime with exec.LookPath, so it must be an executable.
-if [[ $runtime == *.js ]]; then
+if [[ $runtime == *.js || $runtime == *.cjs ]]; then
   [[ -f $runtime ]] || die "runtime $runtime not found (build tsrunc first)"
   runtime_cmd=$scratch/bin/tsrunc
   mkdir -p "$scratch/bin"

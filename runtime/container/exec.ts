@@ -29,7 +29,7 @@ import { openContainer, writeFileAtomic } from './state-store.js';
 import { containerStatus } from './status.js';
 import { planConsole } from './plan-init.js';
 import { passedFds } from './preserve-fds.js';
-import { ForegroundTerminal } from './foreground-terminal.js';
+import { withForegroundTerminal, type ForegroundTerminal } from './foreground-terminal.js';
 import { execCgroupPaths } from './exec-cgroup.js';
 import { consoleSocketForUserNamespace } from '../linux/user-namespace.js';
 
@@ -213,12 +213,7 @@ function subCgroups(state: TsruncState, specs: string[]): Record<string, string>
 /** Returns the status tsrunc exits with: the process's when attached, 0 when detached. */
 export async function execInContainer(options: ExecOptions): Promise<number> {
   // --tty in the foreground without --console-socket: tsrunc relays the pty itself, as runc.
-  const terminal = options.detach || options.consoleSocket !== undefined ? undefined : new ForegroundTerminal();
-  try {
-    return await execWith(options, terminal);
-  } finally {
-    terminal?.dispose();
-  }
+  return withForegroundTerminal(options, (terminal) => execWith(options, terminal));
 }
 
 async function execWith(options: ExecOptions, terminal: ForegroundTerminal | undefined): Promise<number> {

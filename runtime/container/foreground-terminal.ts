@@ -14,6 +14,22 @@ import { listenUnix, receiveOneFd } from '../linux/scm-rights.js';
 
 const TIOCSWINSZ = 0x5414;
 
+/**
+ * Runs `body` with a ForegroundTerminal when tsrunc stays attached and has no --console-socket
+ * (otherwise with none), and lets the terminal go afterwards, whatever happened.
+ */
+export async function withForegroundTerminal<T>(
+  flags: { detach: boolean; consoleSocket?: string | undefined },
+  body: (terminal: ForegroundTerminal | undefined) => Promise<T>,
+): Promise<T> {
+  const terminal = flags.detach || flags.consoleSocket !== undefined ? undefined : new ForegroundTerminal();
+  try {
+    return await body(terminal);
+  } finally {
+    terminal?.dispose();
+  }
+}
+
 export class ForegroundTerminal {
   private socketDir: string | undefined;
   private listenFd: number | undefined;

@@ -6,7 +6,7 @@ import { constants } from 'node:os';
 import { createContainer } from './create.js';
 import { startContainer } from './start.js';
 import { deleteContainer } from './delete.js';
-import { ForegroundTerminal } from './foreground-terminal.js';
+import { withForegroundTerminal, type ForegroundTerminal } from './foreground-terminal.js';
 
 export interface RunOptions {
   root: string;
@@ -30,12 +30,7 @@ const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIG
 
 /** Returns the exit status tsrunc should exit with. */
 export async function runContainer(options: RunOptions): Promise<number> {
-  const terminal = options.detach || options.consoleSocket !== undefined ? undefined : new ForegroundTerminal();
-  try {
-    return await runWith(options, terminal);
-  } finally {
-    terminal?.dispose();
-  }
+  return withForegroundTerminal(options, (terminal) => runWith(options, terminal));
 }
 
 async function runWith(options: RunOptions, terminal: ForegroundTerminal | undefined): Promise<number> {
