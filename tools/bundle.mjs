@@ -1,7 +1,7 @@
 // Build step, run after tsc: bundles tsc's output into dist/bundle/, so that a tsrunc command
 // reads one file instead of resolving and loading ~60 ES modules (yargs alone is about 30):
-// - tsrunc.cjs: the entry users run, small (runtime/cli/light-main.ts): --version, state, list
-//   and kill; any other command line requires tsrunc-full.cjs, the whole CLI. CommonJS, because
+// - tsrunc.cjs: the entry users run, small (runtime/cli/light-main.ts): --version, state, list,
+//   kill and delete; any other command line requires tsrunc-full.cjs, the whole CLI. CommonJS, because
 //   Node 20's ES module loader costs every command ~15 ms before our code runs (async source
 //   loading through fs/promises, a facade per builtin); a CommonJS file starts as fast as
 //   `node -e 0` plus its own parse, which is why the everyday verbs get a file of their own.
@@ -15,10 +15,12 @@
 // of the installed copy): koffi, a native addon; yargs, ES-module only, imported only for
 // --help, usage errors and the verbs the fast parser leaves to it.
 import { chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
+const requireBuiltin = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const outdir = join(dist, 'bundle');
@@ -36,11 +38,12 @@ const validatorsApart = {
 
 /**
  * Built-in modules that cost milliseconds to load and that most commands never use: each
- * becomes a stand-in whose exports (the names listed now, by this same Node) load the real
- * module on first use. node:crypto (~6 ms with the streams it pulls in) is only for the
- * default cgroup name at create, yet the cgroup code that every `delete` loads imports it.
+ * becomes a stand-in whose default export's properties (the names listed now, by this same
+ * Node) load the real module on first use. node:crypto (~6 ms with the streams it pulls in) is only for the
+ * default cgroup name at create, yet the cgroup code that every `delete` loads imports it;
+ * node:module (~0.4 ms) only for createRequire in the rare paths that need it.
  */
-const LAZY_BUILTINS = ['node:crypto'];
+const LAZY_BUILTINS = ['node:crypto', 'node:module'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(bundle) {
@@ -48,10 +51,36 @@ const lazyBuiltins = {
     bundle.onResolve({ filter }, (args) =>
       args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy-builtin' });
     bundle.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      // Only a default export (an ES module, so importers share it without copying its ~80
+      // properties); a named import of a lazy builtin fails the build instead of loading it.
       const names = Object.keys(await import(args.path)).filter((name) => name !== 'default');
       const real = `let real; const load = () => (real ??= require(${JSON.stringify(args.path)}));`;
-      const getters = names.map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] });`);
-      return { contents: [real, ...getters].join('\n'), loader: 'js' };
+      const getters = names.map((name) => `  get ${JSON.stringify(name)}() { return load()[${JSON.stringify(name)}]; },`);
+      return { contents: [real, 'export default {', ...getters, '};'].join('\n'), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * Every other built-in module once per bundle: esbuild turns each module's `import fs from
+ * 'node:fs'` into its own __toESM(require('node:fs')), which copies the builtin's ~100
+ * properties into a fresh object: ~2 ms per command over a few dozen modules. A stand-in ES
+ * module that requires the builtin once is shared by every importer instead.
+ */
+const sharedBuiltins = {
+  name: 'shared-builtins',
+  setup(bundle) {
+    bundle.onResolve({ filter: /^node:/ }, (args) => {
+      if (LAZY_BUILTINS.includes(args.path)) return undefined;
+      return args.namespace === 'shared-builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'shared-builtin' };
+    });
+    bundle.onLoad({ filter: /.*/, namespace: 'shared-builtin' }, (args) => {
+      // Plain values only: a getter (fs.promises) would load or warn when the stand-in runs.
+      const real = requireBuiltin(args.path);
+      const names = Object.keys(real).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && 'value' in Object.getOwnPropertyDescriptor(real, name));
+      const lines = [`const real = require(${JSON.stringify(args.path)});`, 'export default real;'];
+      for (const name of names) lines.push(`export const ${name} = real.${name};`);
+      return { contents: lines.join('\n'), loader: 'js' };
     });
   },
 };
@@ -68,17 +97,18 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
-const plugins = [validatorsApart, lazyBuiltins];
+const plugins = [validatorsApart, lazyBuiltins, sharedBuiltins];
 
 /**
- * The small entry answers state, list and kill and hands anything else to tsrunc-full.cjs by
- * require(); what it reaches only in the unbundled layout (import('./main.js')) or never (kill
- * --all's cgroup code, which it hands over) stays out of it.
+ * The small entry answers state, list, kill and delete and hands anything else to
+ * tsrunc-full.cjs by require(); what it reaches only in the unbundled layout
+ * (import('./main.js')) stays out of it. delete's and kill --all's modules (the lock, koffi, the
+ * cgroup code) are in it but run only for those commands (dynamic imports, wrapped by esbuild).
  */
 const lightEntryApart = {
   name: 'light-entry-apart',
   setup(bundle) {
-    bundle.onResolve({ filter: /^(\.\/main\.js|\.\.\/linux\/cgroups\/index\.js)$/ }, (args) => ({ path: args.path, external: true }));
+    bundle.onResolve({ filter: /^\.\/main\.js$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 

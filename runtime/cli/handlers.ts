@@ -60,10 +60,7 @@ export const HANDLERS = {
   }) as Handler<IdArgs>,
   state: LIGHT_HANDLERS.state,
   kill: LIGHT_HANDLERS.kill,
-  delete: (async (args) => {
-    const { deleteContainer } = await import('../container/delete.js');
-    deleteContainer(args.root, args.id, args.force);
-  }) as Handler<IdArgs & { force: boolean }>,
+  delete: LIGHT_HANDLERS.delete,
   run: (async (args) => {
     const { runContainer } = await import('../container/run.js');
     process.exitCode = await runContainer({

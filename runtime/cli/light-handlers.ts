@@ -1,6 +1,8 @@
 /**
- * The verbs the small entry (light-main.ts) answers by itself: read-only or a signal, nothing
- * that loads koffi, yargs or the cgroup code. handlers.ts uses these same handlers.
+ * The verbs the small entry (light-main.ts) answers by itself: the ones managers call most.
+ * state, list and kill read or signal and load neither koffi nor yargs; delete and kill --all
+ * load their own modules (the lock, the cgroup code) only when they run. handlers.ts uses these
+ * same handlers.
  */
 import type { GlobalArgs } from './global-options.js';
 import { writeOut } from './output.js';
@@ -21,6 +23,10 @@ export const LIGHT_HANDLERS = {
   kill: (async (args) => {
     await killContainer(args.root, args.id, parseSignal(args.signal), args.all);
   }) as Handler<IdArgs & { signal: string; all: boolean }>,
+  delete: (async (args) => {
+    const { deleteContainer } = await import('../container/delete.js');
+    deleteContainer(args.root, args.id, args.force);
+  }) as Handler<IdArgs & { force: boolean }>,
   list: (async (args) => {
     const states = listContainers(args.root);
     if (args.quiet) writeOut(states.map((s) => `${s['id']}\n`).join(''));
@@ -31,8 +37,6 @@ export const LIGHT_HANDLERS = {
 
 export type LightVerb = keyof typeof LIGHT_HANDLERS;
 
-/** kill --all signals through the cgroup code, which only the whole CLI carries. */
-export function lightVerbOf(verb: string, args: Record<string, unknown>): LightVerb | undefined {
-  if (verb === 'kill' && args['all'] === true) return undefined;
-  return verb === 'state' || verb === 'list' || verb === 'kill' ? verb : undefined;
+export function lightVerbOf(verb: string): LightVerb | undefined {
+  return verb === 'state' || verb === 'list' || verb === 'kill' || verb === 'delete' ? verb : undefined;
 }

@@ -21,7 +21,7 @@
  * A failing prestart/createRuntime/createContainer/startContainer hook is an error (the
  * container is stopped and destroyed); poststart and poststop failures are warnings only.
  */
-import { createRequire } from 'node:module';
+import nodeModule from 'node:module';
 import type { SpawnSyncReturns } from 'node:child_process';
 import { TsruncError } from '../errors.js';
 
@@ -29,7 +29,7 @@ type ChildProcessModule = typeof import('node:child_process');
 let childProcess: ChildProcessModule | undefined;
 /** node:child_process costs every command (and every init) 3-5 ms: loaded only to run a hook. */
 function spawnSync(...args: Parameters<ChildProcessModule['spawnSync']>): SpawnSyncReturns<Buffer> {
-  childProcess ??= createRequire(import.meta.url)('node:child_process') as ChildProcessModule;
+  childProcess ??= nodeModule.createRequire(import.meta.url)('node:child_process') as ChildProcessModule;
   return childProcess.spawnSync(...args) as SpawnSyncReturns<Buffer>;
 }
 

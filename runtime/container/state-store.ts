@@ -81,6 +81,19 @@ export function writeState(dir: string, state: TsruncState): void {
   writeFileAtomic(path.join(dir, STATE_FILE), JSON.stringify(state));
 }
 
+/** The directory holds a few plain files: unlinked one by one (fs.rmSync's walk costs ~1 ms more). */
 export function removeContainerDir(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    for (const name of names) fs.unlinkSync(path.join(dir, name));
+    fs.rmdirSync(dir);
+  } catch {
+    fs.rmSync(dir, { recursive: true, force: true }); // something else in it (a directory)
+  }
 }

@@ -1,21 +1,72 @@
 /**
  * The only module that loads koffi and declares libc symbols. Every other module calls the
  * kernel through the typed wrappers here, which throw SyscallError (with the errno name and
- * the caller's context) instead of returning -1.
+ * the caller's context) instead of returning -1. Nothing is loaded or declared until a wrapper
+ * is first called: `delete` needs flock alone, and each declaration costs start-up time and
+ * the waiting init memory.
  */
-import koffi from 'koffi';
+import fs from 'node:fs';
+import nodeModule from 'node:module';
 import { constants as osConstants } from 'node:os';
+import path from 'node:path';
 import { SyscallError } from '../errors.js';
+import { distDir } from '../install-paths.js';
 
-const lib = koffi.load('libc.so.6');
+export type Koffi = typeof import('koffi');
+type LibraryHandle = ReturnType<Koffi['load']>;
 
-// Some numbers have two names (EAGAIN/EWOULDBLOCK, ENOTSUP/EOPNOTSUPP): keep the first, the usual one.
-const errnoNames = new Map<number, string>();
-for (const [name, value] of Object.entries(osConstants.errno)) {
-  if (!errnoNames.has(value)) errnoNames.set(value, name);
+let koffiModule: Koffi | undefined;
+
+/**
+ * koffi itself, loaded on first use. Its entry file spends ~4 ms reading node's ELF headers to
+ * pick the prebuilt binary that fits this libc and ABI, and resolving package names costs ~1 ms
+ * each. tsrunc runs on glibc only (it loads libc.so.6), and the checkout and the installed copy
+ * both keep node_modules next to dist/, so the prebuilt binary is opened by its path when its
+ * version is koffi's; otherwise koffi's own loader finds it.
+ */
+export function ffi(): Koffi {
+  if (koffiModule) return koffiModule;
+  const nodeModules = path.join(distDir, '..', 'node_modules');
+  const { platform, arch } = process;
+  const prebuilt = path.join(nodeModules, '@koromix', `koffi-${platform}-${arch}`, `${platform}_${arch}`, 'koffi.node');
+  try {
+    const addon = { exports: {} as Koffi & { version?: string } };
+    process.dlopen(addon, prebuilt);
+    const wanted = (JSON.parse(fs.readFileSync(path.join(nodeModules, 'koffi', 'package.json'), 'utf8')) as { version: string }).version;
+    if (addon.exports.version === wanted) return (koffiModule = addon.exports);
+  } catch {
+    // another layout: koffi's loader below
+  }
+  return (koffiModule = nodeModule.createRequire(import.meta.url)('koffi') as Koffi);
 }
 
+let libcHandle: LibraryHandle | undefined;
+function lib(): LibraryHandle {
+  if (libcHandle) return libcHandle;
+  const koffi = ffi();
+  libcHandle = koffi.load('libc.so.6');
+  // Registered by name for the prototypes below.
+  koffi.struct('tsrunc_rlimit', { cur: 'uint64_t', max: 'uint64_t' });
+  koffi.struct('tsrunc_cap_header', { version: 'uint32_t', pid: 'int' });
+  koffi.struct('tsrunc_open_how', { flags: 'uint64_t', mode: 'uint64_t', resolve: 'uint64_t' });
+  koffi.struct('tsrunc_cap_data', {
+    effective: 'uint32_t',
+    permitted: 'uint32_t',
+    inheritable: 'uint32_t',
+  });
+  return libcHandle;
+}
+
+// Some numbers have two names (EAGAIN/EWOULDBLOCK, ENOTSUP/EOPNOTSUPP): keep the first, the usual one.
+let errnoNames: Map<number, string> | undefined;
+
 export function errnoName(errno: number): string {
+  if (!errnoNames) {
+    errnoNames = new Map();
+    for (const [name, value] of Object.entries(osConstants.errno)) {
+      if (!errnoNames.has(value)) errnoNames.set(value, name);
+    }
+  }
   return errnoNames.get(errno) ?? `errno ${errno}`;
 }
 
@@ -23,7 +74,7 @@ export function errnoName(errno: number): string {
 function check(result: number | bigint, call: string, context: string): number {
   const value = Number(result);
   if (value < 0) {
-    const errno = koffi.errno();
+    const errno = ffi().errno();
     throw new SyscallError(call, errno, errnoName(errno), context);
   }
   return value;
@@ -44,19 +95,13 @@ export const O_CLOEXEC = 0o2000000;
 export const O_PATH = 0o10000000;
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
-function declare<A extends unknown[], R>(prototype: string): Fn<A, R> {
-  return lib.func(prototype) as unknown as Fn<A, R>;
+/** A libc function declared on its first call, or earlier by `declareNow`. */
+type Lazy<A extends unknown[], R> = Fn<A, R> & { declareNow(): void };
+function declare<A extends unknown[], R>(prototype: string): Lazy<A, R> {
+  let declared: Fn<A, R> | undefined;
+  const declareNow = () => (declared ??= lib().func(prototype) as unknown as Fn<A, R>);
+  return Object.assign((...args: A) => declareNow()(...args), { declareNow });
 }
-
-// Registered by name for the prototypes below.
-koffi.struct('tsrunc_rlimit', { cur: 'uint64_t', max: 'uint64_t' });
-koffi.struct('tsrunc_cap_header', { version: 'uint32_t', pid: 'int' });
-koffi.struct('tsrunc_open_how', { flags: 'uint64_t', mode: 'uint64_t', resolve: 'uint64_t' });
-koffi.struct('tsrunc_cap_data', {
-  effective: 'uint32_t',
-  permitted: 'uint32_t',
-  inheritable: 'uint32_t',
-});
 
 const c = {
   unshare: declare<[number], number>('int unshare(int flags)'),
@@ -113,7 +158,16 @@ const c = {
   setsid: declare<[], number>('int setsid(void)'),
   socketpair: declare<[number, number, number, number[]], number>('int socketpair(int domain, int type, int protocol, _Out_ int *fds)'),
   waitpid: declare<[number, number[], number], number>('int waitpid(int pid, _Out_ int *status, int options)'),
+  poll: declare<[Buffer, number, number], number>('int poll(void *fds, unsigned long nfds, int timeout)'),
 };
+
+/**
+ * Declares now what the init calls after its seccomp filter is loaded (close, capset, execve,
+ * write): declaring allocates, and nothing but those calls may reach the filter.
+ */
+export function declareCallsAfterSeccomp(): void {
+  for (const call of [c.close, c.capset, c.execve, c.write]) call.declareNow();
+}
 
 const SYS_pivot_root = 155; // x86_64; glibc has no wrapper for pivot_root
 
@@ -153,7 +207,7 @@ export function bpf(cmd: number, attr: Buffer, context: string): number {
 
 /** Where a Buffer's bytes are, for the pointer fields of a hand-built struct (a bpf_attr). */
 export function addressOf(buffer: Buffer): bigint {
-  return koffi.address(buffer);
+  return ffi().address(buffer);
 }
 
 export function chroot(path: string, context: string): void {
@@ -406,4 +460,35 @@ export function mountSetattr(fd: number, flags: number, attr: Buffer, context: s
 /** move_mount(2): attaches the detached mount `fd` on the directory or file `targetFd` is (a /proc/self/fd path is refused). */
 export function moveMount(fd: number, targetFd: number, context: string): void {
   check(c.syscall2s(SYS_move_mount, 'int', fd, 'str', '', 'int', targetFd, 'str', '', 'uint', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), 'move_mount', context);
+}
+
+const SYS_pidfd_open = 434; // x86_64
+
+/** pidfd_open(2): an fd that becomes readable when `pid` exits (close-on-exec, as every pidfd). */
+export function pidfdOpen(pid: number, context: string): number {
+  return check(c.syscall2s(SYS_pidfd_open, 'int', pid, 'uint', 0), 'pidfd_open', context);
+}
+
+export const POLLIN = 0x1;
+export const POLLHUP = 0x10;
+const EINTR = 4;
+
+/**
+ * poll(2): blocks until one of `fds` has one of its `events`, or `timeoutMs` passes (-1: no
+ * limit); returns each fd's revents (all 0 on timeout). A signal's interruption is resumed.
+ */
+export function poll(fds: { fd: number; events: number }[], timeoutMs: number, context: string): number[] {
+  const entries = Buffer.alloc(8 * fds.length); // struct pollfd { int fd; short events; short revents; }
+  fds.forEach(({ fd, events }, i) => {
+    entries.writeInt32LE(fd, 8 * i);
+    entries.writeInt16LE(events, 8 * i + 4);
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = timeoutMs < 0 ? -1 : Math.max(0, deadline - Date.now());
+    const result = c.poll(entries, fds.length, left);
+    if (result < 0 && ffi().errno() === EINTR) continue;
+    check(result, 'poll', context);
+    return fds.map((_, i) => entries.readInt16LE(8 * i + 6));
+  }
 }

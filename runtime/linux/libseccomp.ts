@@ -12,9 +12,8 @@
  * is one syscall right before execve.
  */
 import fs from 'node:fs';
-import koffi from 'koffi';
 import { SyscallError, TsruncError } from '../errors.js';
-import { errnoName } from './libc.js';
+import { errnoName, ffi, type Koffi } from './libc.js';
 
 export const LIBSECCOMP = 'libseccomp.so.2';
 
@@ -81,9 +80,9 @@ let typesDeclared = false;
  */
 export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; syscalls: SeccompSyscalls } {
   if (cached && file === LIBSECCOMP) return cached;
-  let handle: ReturnType<typeof koffi.load>;
+  let handle: ReturnType<Koffi['load']>;
   try {
-    handle = koffi.load(file);
+    handle = ffi().load(file);
   } catch (error) {
     throw new TsruncError(
       `linux.seccomp needs ${file} (Debian/Ubuntu package libseccomp2, Fedora libseccomp), which cannot be loaded: ${(error as Error).message}`,
@@ -91,8 +90,8 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
   }
   const declare = <A extends unknown[], R>(prototype: string): Fn<A, R> => handle.func(prototype) as unknown as Fn<A, R>;
   if (!typesDeclared) {
-    koffi.struct('tsrunc_scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
-    koffi.struct('tsrunc_scmp_version', { major: 'uint32_t', minor: 'uint32_t', micro: 'uint32_t' });
+    ffi().struct('tsrunc_scmp_arg_cmp', { arg: 'uint32_t', op: 'int', datum_a: 'uint64_t', datum_b: 'uint64_t' });
+    ffi().struct('tsrunc_scmp_version', { major: 'uint32_t', minor: 'uint32_t', micro: 'uint32_t' });
     typesDeclared = true;
   }
   const c = {
@@ -109,11 +108,11 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
     ),
     exportBpf: declare<[unknown, number], number>('int seccomp_export_bpf(void *ctx, int fd)'),
   };
-  const libc = koffi.load('libc.so.6');
+  const libc = ffi().load('libc.so.6');
   const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as unknown as Fn<[string, number], number>;
   const syscall = libc.func('long syscall(long number, ...)') as unknown as Fn<[number, ...unknown[]], number>;
 
-  const versionStruct = koffi.decode(c.version(), 'tsrunc_scmp_version') as { major: number; minor: number; micro: number };
+  const versionStruct = ffi().decode(c.version(), 'tsrunc_scmp_version') as { major: number; minor: number; micro: number };
   const MFD_CLOEXEC = 1;
   const SYS_seccomp = 317; // x86_64
   const SECCOMP_SET_MODE_FILTER = 1;
@@ -139,7 +138,7 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
     exportBpf(ctx) {
       const fd = memfdCreate('tsrunc-seccomp-bpf', MFD_CLOEXEC);
       if (fd < 0) {
-        const errno = koffi.errno();
+        const errno = ffi().errno();
         throw new SyscallError('memfd_create', errno, errnoName(errno), 'exporting the seccomp filter');
       }
       try {
@@ -166,17 +165,17 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
       // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: 2 bytes, padding, a pointer.
       const fprog = Buffer.alloc(16);
       fprog.writeUInt16LE(program.length / 8, 0);
-      fprog.writeBigUInt64LE(koffi.address(program), 8);
+      fprog.writeBigUInt64LE(ffi().address(program), 8);
       const rc = Number(syscall(SYS_seccomp, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'void *', fprog));
       if (rc < 0) {
-        const errno = koffi.errno();
+        const errno = ffi().errno();
         throw new SyscallError('seccomp', errno, errnoName(errno), context);
       }
       return rc;
     },
     flagsSupported(flags) {
       const rc = Number(syscall(SYS_seccomp, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'void *', null));
-      return rc < 0 && koffi.errno() === EFAULT;
+      return rc < 0 && ffi().errno() === EFAULT;
     },
   };
 

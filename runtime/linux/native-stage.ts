@@ -10,7 +10,6 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import koffi from 'koffi';
 import { TsruncError } from '../errors.js';
 import { nativeDir } from '../install-paths.js';
 import * as libc from './libc.js';
@@ -31,7 +30,7 @@ function stageSpawn(): SpawnFn {
   if (!fs.existsSync(STAGE_LIBRARY)) {
     throw new TsruncError(`the native stage ${STAGE_LIBRARY} is not built (run make build): user namespaces need it`);
   }
-  const lib = koffi.load(STAGE_LIBRARY);
+  const lib = libc.ffi().load(STAGE_LIBRARY);
   spawnFn = lib.func(
     'int tsrunc_stage_spawn(const char *path, const char **argv, const char **envp, const int *fds, int fd_count, ' +
       'const int *join_fds, const int *join_types, const char **join_names, int join_count, int clone_flags, int unshare_flags, ' +

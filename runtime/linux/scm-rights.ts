@@ -4,9 +4,8 @@
  * struct msghdr/iovec/cmsghdr laid out by hand (x86_64). The libc symbols are declared on
  * first use, so only the commands that pass fds pay for them.
  */
-import koffi from 'koffi';
 import { SyscallError, TsruncError } from '../errors.js';
-import { close, errnoName } from './libc.js';
+import { close, errnoName, ffi } from './libc.js';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
@@ -33,7 +32,7 @@ let calls: SocketCalls | undefined;
 
 function socketCalls(): SocketCalls {
   if (calls) return calls;
-  const libc = koffi.load('libc.so.6');
+  const libc = ffi().load('libc.so.6');
   calls = {
     socket: libc.func('int socket(int domain, int type, int protocol)') as unknown as SocketCalls['socket'],
     connect: libc.func('int connect(int fd, const void *addr, uint32_t len)') as unknown as SocketCalls['connect'],
@@ -47,7 +46,7 @@ function socketCalls(): SocketCalls {
 }
 
 function fail(call: string, context: string): never {
-  const errno = koffi.errno();
+  const errno = ffi().errno();
   throw new SyscallError(call, errno, errnoName(errno), context);
 }
 
@@ -76,9 +75,9 @@ export function connectUnix(socketPath: string, context: string): number {
   if (fd < 0) fail('socket', context);
   for (;;) {
     if (connect(fd, address, length) === 0) return fd;
-    if (koffi.errno() !== EINTR) break;
+    if (ffi().errno() !== EINTR) break;
   }
-  const errno = koffi.errno();
+  const errno = ffi().errno();
   close(fd);
   throw new SyscallError('connect', errno, errnoName(errno), context);
 }
@@ -99,7 +98,7 @@ export function prepareMessage(data: Buffer, fds: readonly number[]): PreparedMe
   data.copy(payload);
   // struct iovec { void *iov_base; size_t iov_len; }
   const iov = Buffer.alloc(16);
-  iov.writeBigUInt64LE(koffi.address(payload), 0);
+  iov.writeBigUInt64LE(ffi().address(payload), 0);
   iov.writeBigUInt64LE(BigInt(payload.length), 8);
   // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } + int fds[], padded to 8
   const cmsgLen = 16 + 4 * fds.length;
@@ -113,10 +112,10 @@ export function prepareMessage(data: Buffer, fds: readonly number[]): PreparedMe
   // struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
   //                 void *msg_control; size_t msg_controllen; int msg_flags; }
   const msghdr = Buffer.alloc(56);
-  msghdr.writeBigUInt64LE(koffi.address(iov), 16);
+  msghdr.writeBigUInt64LE(ffi().address(iov), 16);
   msghdr.writeBigUInt64LE(1n, 24);
   if (control.length > 0) {
-    msghdr.writeBigUInt64LE(koffi.address(control), 32);
+    msghdr.writeBigUInt64LE(ffi().address(control), 32);
     msghdr.writeBigUInt64LE(BigInt(control.length), 40);
   }
   return { msghdr, keep: [payload, iov, control], length: payload.length };
@@ -139,7 +138,7 @@ export function sendPrepared(socketFd: number, message: PreparedMessage, context
   for (;;) {
     const sent = Number(sendmsg(socketFd, message.msghdr, MSG_NOSIGNAL));
     if (sent >= 0) return sent;
-    if (koffi.errno() !== EINTR) fail('sendmsg', context);
+    if (ffi().errno() !== EINTR) fail('sendmsg', context);
   }
 }
 
@@ -161,7 +160,7 @@ export function listenUnix(socketPath: string, context: string): number {
   const fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail('socket', context);
   if (bind(fd, address, length) !== 0 || listen(fd, 1) !== 0) {
-    const errno = koffi.errno();
+    const errno = ffi().errno();
     close(fd);
     throw new SyscallError('bind/listen', errno, errnoName(errno), context);
   }
@@ -179,24 +178,24 @@ export function receiveOneFd(listenFd: number, context: string): number {
   for (;;) {
     connection = accept4(listenFd, null, null, SOCK_CLOEXEC);
     if (connection >= 0) break;
-    if (koffi.errno() !== EINTR) fail('accept4', context);
+    if (ffi().errno() !== EINTR) fail('accept4', context);
   }
   try {
     const payload = Buffer.alloc(256);
     const iov = Buffer.alloc(16);
-    iov.writeBigUInt64LE(koffi.address(payload), 0);
+    iov.writeBigUInt64LE(ffi().address(payload), 0);
     iov.writeBigUInt64LE(BigInt(payload.length), 8);
     const control = Buffer.alloc(16 + 4 * 8);
     const msghdr = Buffer.alloc(56);
-    msghdr.writeBigUInt64LE(koffi.address(iov), 16);
+    msghdr.writeBigUInt64LE(ffi().address(iov), 16);
     msghdr.writeBigUInt64LE(1n, 24);
-    msghdr.writeBigUInt64LE(koffi.address(control), 32);
+    msghdr.writeBigUInt64LE(ffi().address(control), 32);
     msghdr.writeBigUInt64LE(BigInt(control.length), 40);
     const MSG_CMSG_CLOEXEC = 0x40000000;
     for (;;) {
       const received = Number(recvmsg(connection, msghdr, MSG_CMSG_CLOEXEC));
       if (received >= 0) break;
-      if (koffi.errno() !== EINTR) fail('recvmsg', context);
+      if (ffi().errno() !== EINTR) fail('recvmsg', context);
     }
     const controlLength = Number(msghdr.readBigUInt64LE(40));
     const cmsgLength = controlLength >= 16 ? Number(control.readBigUInt64LE(0)) : 0;

@@ -542,6 +542,7 @@ export function prepareSeccomp(plan: SeccompPlan, proc: Omit<SeccompProcess, 'se
     const socket = connectUnix(path, `connecting to the seccomp listener ${path} (/linux/seccomp/listenerPath)`);
     listener = { socket, path, payload, message: prepareMessage(payload, [-1]) };
   }
+  libc.declareCallsAfterSeccomp();
   return { program, flags, listener, capabilities: caps.apply, capabilitiesAfterLoad: caps.afterLoad, skipped };
 }
 

@@ -159,6 +159,13 @@ export function pidsUnder(dir: string): number[] {
  * Missing directories are fine (idempotent).
  */
 export function removeCgroupDir(dir: string, timeoutMs = 2000): void {
+  // Usually a leaf: one rmdir, without listing the dozens of files every v1 controller shows.
+  try {
+    fs.rmdirSync(dir);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+  }
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });

@@ -49,11 +49,21 @@ export function cgroupManagerForConfig(config: OciConfig, id: string, options: M
 export function cgroupManagerFromPaths(paths: CgroupPaths): CgroupManager {
   const keys = Object.keys(paths);
   if (keys.length === 0) throw new TsruncError('cgroup: no cgroup paths saved for this container');
-  const layout = detectLayout();
+  // Read from mountinfo only by the operations that need it (update, stats), not by delete or kill.
+  let unifiedMount: { mountPoint: string | undefined } | undefined;
+  const unifiedMountPoint = () => (unifiedMount ??= { mountPoint: detectLayout().unified?.mountPoint }).mountPoint;
   if (keys.length === 1 && keys[0] === '') {
-    return new CgroupV2Manager(paths['']!, { mountPoint: layout.unified?.mountPoint ?? '/sys/fs/cgroup' });
+    return new CgroupV2Manager(paths['']!, {
+      get mountPoint() {
+        return unifiedMountPoint() ?? '/sys/fs/cgroup';
+      },
+    });
   }
-  return new CgroupV1Manager(paths, { unifiedMountPoint: layout.unified?.mountPoint });
+  return new CgroupV1Manager(paths, {
+    get unifiedMountPoint() {
+      return unifiedMountPoint();
+    },
+  });
 }
 
 /**
