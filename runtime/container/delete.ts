@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsruncError } from '../errors.js';
-import { isSameLiveProcess } from '../linux/proc-stat.js';
+import { waitForExit } from '../linux/process-exit.js';
 import { pollUntil } from '../linux/wait.js';
 import { STATE_FILE, containerDir, openContainer, removeContainerDir } from './state-store.js';
 import { cgroupManagerFromPaths, signalAllInCgroup } from '../linux/cgroups/index.js';
@@ -42,7 +42,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       } catch {
         // already gone between the check and the kill
       }
-      if (!pollUntil(() => !isSameLiveProcess(state.pid, state.initStartTime), KILL_WAIT_MS)) {
+      if (!waitForExit(state.pid, state.initStartTime, KILL_WAIT_MS)) {
         throw new TsruncError(`container ${id}: init (pid ${state.pid}) did not die after SIGKILL`);
       }
     }
@@ -50,6 +50,7 @@ export function deleteContainer(root: string, id: string, force: boolean): void 
       // Whatever outlived the init (a shared PID namespace lets its children live on) goes too.
       if (cgroups.pids().length > 0) {
         signalAllInCgroup(cgroups, SIGKILL);
+        // Polled: a v1 cgroup tells nobody when it empties (v2's cgroup.events would).
         if (!pollUntil(() => cgroups.pids().length === 0, KILL_WAIT_MS)) {
           throw new TsruncError(`container ${id}: processes ${cgroups.pids().join(' ')} of its cgroup did not die after SIGKILL`);
         }

@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TsruncError } from '../errors.js';
-import { isSameLiveProcess } from '../linux/proc-stat.js';
-import { pollUntil, sleepSync } from '../linux/wait.js';
+import * as libc from '../linux/libc.js';
+import { closeWatch, hasExited, waitForExit, watchProcess, type ProcessWatch } from '../linux/process-exit.js';
 import { EXEC_FIFO, openContainer } from './state-store.js';
 import { containerStatus } from './status.js';
 import { hookState, runHooksWarnOnly } from './hooks.js';
@@ -23,34 +23,28 @@ export function startContainer(root: string, id: string): void {
       // runtime-spec: start MUST fail when process is not set. The init can never run
       // anything, so it goes too and the container reads as stopped.
       process.kill(state.pid, 'SIGKILL');
-      pollUntil(() => !isSameLiveProcess(state.pid, state.initStartTime), 10_000);
+      waitForExit(state.pid, state.initStartTime, 10_000);
       throw new TsruncError(`cannot start container ${id}: config.json has no process`);
     }
     const fifoPath = path.join(lock.dir, EXEC_FIFO);
-    // Non-blocking, so a dead init cannot leave `start` hanging forever.
+    // Non-blocking, so a dead init cannot leave `start` hanging forever: the wait below is on
+    // the fifo and on the init's pidfd together.
     const fd = fs.openSync(fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const init = watchProcess(state.pid, state.initStartTime);
     try {
-      const byte = Buffer.alloc(1);
-      for (let attempt = 0; ; attempt++) {
-        try {
-          if (fs.readSync(fd, byte, 0, 1, null) === 1) break;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-        }
-        if (attempt % 64 === 63 && !isSameLiveProcess(state.pid, state.initStartTime)) {
-          throw new TsruncError(`container ${id}: the init exited before it could start the process`);
-        }
-        sleepSync(1);
+      if (readFifo(fd, init, 1) === '') {
+        throw new TsruncError(`container ${id}: the init exited before it could start the process`);
       }
       // The init keeps exec.fifo open (close-on-exec) through the startContainer hooks: EOF
       // means execve succeeded; anything written before is why it did not.
-      const failure = readUntilEof(fd, () => isSameLiveProcess(state.pid, state.initStartTime));
+      const failure = readFifo(fd, init, Infinity).trim();
       if (failure !== '') {
-        pollUntil(() => !isSameLiveProcess(state.pid, state.initStartTime), 10_000);
+        waitForExit(state.pid, state.initStartTime, 10_000);
         throw new TsruncError(`cannot start container ${id}: ${failure}`);
       }
       started = true;
     } finally {
+      closeWatch(init);
       fs.closeSync(fd);
       fs.rmSync(fifoPath, { force: true });
     }
@@ -61,20 +55,58 @@ export function startContainer(root: string, id: string): void {
   if (started) runHooksWarnOnly('poststart', state.config.hooks?.poststart, hookState(state, 'running'), logWarning);
 }
 
-function readUntilEof(fd: number, alive: () => boolean): string {
+/**
+ * Reads exec.fifo until `limit` bytes or EOF (the init's end of it closed: execve or exit),
+ * sleeping in poll(2) on the fifo and the init's pidfd. A read of 0 bytes is EOF only once a
+ * writer has been seen: before that it is what a fifo nobody has opened for writing reads as.
+ */
+function readFifo(fd: number, init: ProcessWatch, limit: number): string {
   const chunks: Buffer[] = [];
+  let total = 0;
+  let writerSeen = false;
   const buffer = Buffer.alloc(4096);
-  for (let attempt = 0; ; attempt++) {
+  for (;;) {
+    let count = -1;
     try {
-      const count = fs.readSync(fd, buffer, 0, buffer.length, null);
-      if (count === 0) break;
-      chunks.push(Buffer.from(buffer.subarray(0, count)));
-      continue;
+      count = fs.readSync(fd, buffer, 0, Math.min(buffer.length, limit - total), null);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      writerSeen = true; // a writer holds it open and has written nothing yet
     }
-    if (attempt % 64 === 63 && !alive()) break;
-    sleepSync(1);
+    if (count > 0) {
+      writerSeen = true;
+      chunks.push(Buffer.from(buffer.subarray(0, count)));
+      total += count;
+      if (total >= limit) break;
+      continue;
+    }
+    if (count === 0 && writerSeen) break;
+    if (hasExited(init)) {
+      // Its end closed as it exited: whatever it wrote is there to read now.
+      const last = readAvailable(fd, buffer);
+      if (last > 0) chunks.push(Buffer.from(buffer.subarray(0, last)));
+      break;
+    }
+    if (waitForFifoOrExit(fd, init) & libc.POLLHUP) writerSeen = true; // a writer came and went
   }
-  return Buffer.concat(chunks).toString('utf8').trim();
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function readAvailable(fd: number, buffer: Buffer): number {
+  try {
+    return fs.readSync(fd, buffer, 0, buffer.length, null);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Sleeps until the fifo has data or its writer closed, or the init exits; returns the fifo's
+ * poll events. A fifo that no writer has opened yet does not wake poll(2). Without a pidfd
+ * (kernel < 5.3) the init is looked at every 100 ms.
+ */
+function waitForFifoOrExit(fd: number, init: ProcessWatch): number {
+  const fds = [{ fd, events: libc.POLLIN }];
+  if (init.kind === 'pidfd') fds.push({ fd: init.fd, events: libc.POLLIN });
+  return libc.poll(fds, init.kind === 'pidfd' ? -1 : 100, 'waiting on exec.fifo')[0]!;
 }
