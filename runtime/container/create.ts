@@ -15,7 +15,7 @@ import type { TsruncState } from '../spec/state.js';
 import * as libc from '../linux/libc.js';
 import { readProcStat } from '../linux/proc-stat.js';
 import { spawnInNamespaces, type InitChild } from '../linux/spawn-in-namespaces.js';
-import { cgroupManagerForConfig } from '../linux/cgroups/index.js';
+import { cgroupManagerForConfig, type CgroupManager } from '../linux/cgroups/index.js';
 import { RootlessCgroups, checkRootlessConfig, isRootless } from '../linux/user-namespace-rootless.js';
 import { inRootfsDirectory, openDetachedMounts } from '../linux/user-namespace-mounts.js';
 import { consoleSocketForUserNamespace } from '../linux/user-namespace.js';
@@ -109,9 +109,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   checkHooks(config.hooks);
   const rootless = isRootless(options.rootless);
   if (rootless) checkRootlessConfig(config, process.geteuid!(), process.getegid!());
-  const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
-  // Without root: the cgroup only where it was delegated (user-namespace-rootless.ts).
-  const cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
+  let cgroups: CgroupManager | undefined;
   let lock: LockedDir | undefined = createContainerDir(options.root, options.id);
   const dir = lock.dir;
   let child: InitChild | undefined;
@@ -147,12 +145,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     libc.mkfifo(fifo, 0o622, `creating ${fifo}`);
     fs.chmodSync(fifo, 0o622);
 
-    // Limits go on before the init exists. pids.max waits until the init is ready: the init
-    // is a Node process with about a dozen threads, which a small limit would not let start.
     const { pids: pidsLimit, ...limits } = config.linux?.resources ?? {};
-    cgroupMade = true;
-    cgroups.create();
-    cgroups.apply(limits);
     // Passed by fd: an init in a user namespace is not host root and may not reach it by path.
     const stateDirFd = fs.openSync(dir, 'r');
     plan.init.stateDirFd = 4 + passed.fds.length;
@@ -181,7 +174,17 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       if (nullFd !== undefined) fs.closeSync(nullFd);
     }
     const channel = child.stdio[INIT_CHANNEL_FD] as Duplex;
-    // Into the cgroup before the init reads its plan: it makes its cgroup namespace after that.
+    // The cgroup is made while the init's Node starts (~50 ms), and the init joins it before it
+    // reads its plan: no container code runs outside the limits, and the init makes its cgroup
+    // namespace after that. pids.max waits until the init is ready: the init is a Node process
+    // with about a dozen threads, which a small limit would not let start.
+    // Its config errors (cgroupsPath, device rules) come here too: the catch below kills the init.
+    const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
+    // Without root: the cgroup only where it was delegated (user-namespace-rootless.ts).
+    cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
+    cgroupMade = true;
+    cgroups.create();
+    cgroups.apply(limits);
     // (No pid: spawn failed, and waitForReady reports why.)
     if (child.pid !== undefined) cgroups.join(child.pid);
     if (plan.init.hooks) plan.init.hooks.state.pid = child.pid ?? 0;
@@ -221,7 +224,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     return { pid, dir, child };
   } catch (error) {
     if (child) await killAndReap(child);
-    if (cgroupMade) {
+    if (cgroupMade && cgroups) {
       try {
         cgroups.destroy();
       } catch (cleanupError) {
