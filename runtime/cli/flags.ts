@@ -36,7 +36,7 @@ const createOptions: Record<string, Options> = {
   'no-pivot': { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot instead of pivot_root' },
   'console-socket': { type: 'string', describe: 'unix socket that receives the pty master (process.terminal)' },
   'preserve-fds': { type: 'number', default: 0, describe: 'pass N more fds (3 to 3+N-1) to the container process' },
-  'no-new-keyring': { type: 'boolean', default: false, describe: "accepted for runc's command line: tsrunc does not make a session keyring" },
+  'no-new-keyring': { type: 'boolean', default: false, describe: "keep the caller's session keyring instead of a new one for the container" },
 };
 
 const tableFormat: Options = { alias: 'f', choices: ['table', 'json'], default: 'table' };

@@ -22,6 +22,7 @@ interface CreateArgs extends IdArgs {
   noPivot: boolean;
   consoleSocket?: string;
   preserveFds: number;
+  noNewKeyring: boolean;
 }
 
 interface ExecArgs extends IdArgs {
@@ -51,7 +52,7 @@ export const HANDLERS = {
     const { createContainer } = await import('../container/create.js');
     await createContainer({
       root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, keepChild: false,
-      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless,
+      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless, noNewKeyring: args.noNewKeyring,
     });
   }) as Handler<CreateArgs>,
   start: (async (args) => {
@@ -65,7 +66,7 @@ export const HANDLERS = {
     const { runContainer } = await import('../container/run.js');
     process.exitCode = await runContainer({
       root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, detach: args.detach,
-      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless,
+      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless, noNewKeyring: args.noNewKeyring,
       keep: args.keep, noSubreaper: args.noSubreaper,
     });
   }) as Handler<CreateArgs & { detach: boolean; keep: boolean; noSubreaper: boolean }>,

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { sessionKeyringName } from '../linux/keyring.js';
 import { TsruncError } from '../errors.js';
 import { initScript } from '../install-paths.js';
 import { logWarning } from '../log.js';
@@ -45,6 +46,8 @@ export interface CreateOptions {
    * returns the socket tsrunc itself listens on for the pty master.
    */
   foregroundConsole?: (() => string) | undefined;
+  /** --no-new-keyring: keep the caller's session keyring instead of the container's own. */
+  noNewKeyring?: boolean | undefined;
   /** --rootless: 'auto' (the default) when not root. */
   rootless?: 'true' | 'false' | 'auto' | undefined;
 }
@@ -121,6 +124,12 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       consoleSocket: options.consoleSocket ?? (config.process?.terminal && options.foregroundConsole ? options.foregroundConsole() : undefined),
       preserveFds: passed.fds.length, attached: options.keepChild,
     });
+    if (!options.noNewKeyring) {
+      plan.init.sessionKeyring = {
+        name: sessionKeyringName(options.id),
+        inUserNamespace: config.linux?.namespaces?.some((ns) => ns.type === 'user') === true,
+      };
+    }
     plan.init.process?.env.push(...passed.env);
     const hooks = config.hooks;
     const stateForHooks = (pid: number) =>

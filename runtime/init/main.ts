@@ -18,6 +18,7 @@ import { applyCapabilitySets, dropBoundingSet, lastCapability } from '../linux/c
 import { applySysctl } from '../linux/sysctl.js';
 import { loadSeccomp, prepareSeccomp, type PreparedSeccomp } from '../linux/seccomp.js';
 import { applyLsmBeforeExec } from '../linux/lsm.js';
+import { joinSessionKeyring } from '../linux/keyring.js';
 import { attachConsole, connectConsoleSocket, setupConsole } from '../linux/console.js';
 import { CLONE_FS, CLONE_NEWNS } from '../linux/namespaces.js';
 import type { ExecPlan } from './plan.js';
@@ -48,6 +49,10 @@ function prepare(plan: InitPlan): Prepared {
   step = 'opening the state directory';
   // Kept across pivot_root so exec.fifo stays reachable; close-on-exec, so it never leaks.
   const stateDirFd = plan.stateDirFd ?? libc.open(plan.stateDir, libc.O_PATH | libc.O_DIRECTORY | libc.O_CLOEXEC, 0, `state dir ${plan.stateDir}`);
+  if (plan.sessionKeyring) {
+    step = 'joining the session keyring';
+    joinSessionKeyring(plan.sessionKeyring.name, plan.sessionKeyring.inUserNamespace);
+  }
   const proc = plan.process;
   if (proc?.oomScoreAdj !== undefined) {
     step = 'setting oomScoreAdj';

@@ -108,6 +108,8 @@ export interface InitPlan {
   preserveFds?: number | undefined;
   /** Absent when config.json has no prestart, createRuntime, createContainer or startContainer hook. */
   hooks?: InitHooks | undefined;
+  /** The container's own session keyring (linux/keyring.ts); absent with --no-new-keyring. */
+  sessionKeyring?: { name: string; inUserNamespace: boolean } | undefined;
 }
 
 /** The hooks that involve the init (container/hooks.ts says where each kind runs and why). */

@@ -198,6 +198,27 @@ export function pivotRoot(newRoot: string, putOld: string, context: string): voi
   check(c.syscall2s(SYS_pivot_root, 'str', newRoot, 'str', putOld), 'pivot_root', context);
 }
 
+const SYS_keyctl = 250; // x86_64; glibc has no wrapper for keyctl (libkeyutils does)
+const KEYCTL_JOIN_SESSION_KEYRING = 1;
+const KEYCTL_SETPERM = 5;
+const KEYCTL_DESCRIBE = 6;
+
+/** keyctl(JOIN_SESSION_KEYRING, name): the calling thread's new session keyring; returns its id. */
+export function keyctlJoinSessionKeyring(name: string, context: string): number {
+  return check(c.syscall2s(SYS_keyctl, 'int', KEYCTL_JOIN_SESSION_KEYRING, 'str', name), 'keyctl', context);
+}
+
+/** keyctl(DESCRIBE): "type;uid;gid;perm;description" of a key. */
+export function keyctlDescribe(key: number, context: string): string {
+  const buffer = Buffer.alloc(512);
+  const length = check(c.syscall2s(SYS_keyctl, 'int', KEYCTL_DESCRIBE, 'int', key, 'void *', buffer, 'size_t', buffer.length), 'keyctl', context);
+  return buffer.subarray(0, Math.max(0, Math.min(length, buffer.length) - 1)).toString();
+}
+
+export function keyctlSetPerm(key: number, perm: number, context: string): void {
+  check(c.syscall2s(SYS_keyctl, 'int', KEYCTL_SETPERM, 'int', key, 'uint32_t', perm), 'keyctl', context);
+}
+
 const SYS_bpf = 321; // x86_64; glibc has no wrapper for bpf
 
 /** bpf(2) with `attr`, a union bpf_attr laid out by the caller; returns the result (an fd for loads). */
