@@ -25,11 +25,14 @@ node_modules/.package-lock.json: package-lock.json
 
 deps: .deps-apt node_modules/.package-lock.json
 
-# The native stage (runtime/native/stage.c): built from source with the machine's compiler.
-NATIVE_STAGE := dist/native/libtsrunc-stage.so
-$(NATIVE_STAGE): runtime/native/stage.c .deps-apt
+# The native stage (runtime/native/): built from source with the machine's compiler, static, so
+# that the sealed copy tsrunc execs from a memfd needs nothing from the host's filesystem.
+NATIVE_STAGE := dist/native/tsrunc-stage
+NATIVE_SOURCES := $(wildcard runtime/native/*.c) runtime/native/stage.h
+$(NATIVE_STAGE): $(NATIVE_SOURCES) .deps-apt
 	mkdir -p $(dir $@)
-	gcc -O2 -Wall -Wextra -shared -fPIC -o $@ $<
+	rm -f dist/native/libtsrunc-stage.so
+	gcc -O2 -Wall -Wextra -Werror -static -o $@ $(filter %.c,$^)
 
 build: deps $(NATIVE_STAGE)
 	$(NODE) tools/gen-schemas.mjs

@@ -7,15 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bundled = path.basename(here) === 'bundle';
 
 /** dist/ of the build (or of the installed copy). */
 export const distDir = path.resolve(here, '..');
 
-/** The script the container's init runs as: a fresh Node process inside the namespaces. */
-export const initScript = bundled
-  ? path.join(distDir, 'bundle', 'init.cjs')
-  : path.join(distDir, 'runtime', 'init', 'main.js');
-
-/** Native code built from source by `make` (runtime/native), e.g. the user-namespace stage. */
+/** Native code built from source by `make`: the stage (runtime/native/). */
 export const nativeDir = path.join(distDir, 'native');

@@ -7,8 +7,6 @@
 //   `node -e 0` plus its own parse, which is why the everyday verbs get a file of their own.
 //   In the whole CLI the verbs' modules run only when the verb is used (esbuild wraps the
 //   handlers' dynamic imports).
-// - init.cjs: the container's init, one file with everything: it pivots into the container's
-//   root and cannot load anything from the host afterwards.
 // - validate-config.cjs, validate-state.cjs: ajv's precompiled validators (~250 KB), parsed
 //   only by the commands that validate (create, and the tests), not by every command.
 // Left out, loaded from node_modules (which is why the bundle lives in dist/ of the checkout or
@@ -115,7 +113,6 @@ const lightEntryApart = {
 await Promise.all([
   build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'light-main.js')], outfile: join(outdir, 'tsrunc.cjs'), plugins: [...plugins, lightEntryApart] }),
   build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'main.js')], outfile: join(outdir, 'tsrunc-full.cjs'), plugins }),
-  build({ ...common, entryPoints: [join(dist, 'runtime', 'init', 'main.js')], outfile: join(outdir, 'init.cjs'), plugins }),
   ...['config', 'state'].map((name) =>
     build({ ...common, entryPoints: [join(dist, 'runtime', 'spec', 'generated', `validate-${name}.js`)], outfile: join(outdir, `validate-${name}.cjs`) }),
   ),

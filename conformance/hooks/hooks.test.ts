@@ -130,7 +130,7 @@ t.test('every hook kind runs at its step, in its namespace, with the state on st
       const environ = (info['environ'] ?? '').trim().split(' ').filter((v) => !/^(_TAPJS_|NODE_OPTIONS=)/.test(v));
       t.same(environ, [`OUT=${sandbox.out}`, 'FOO=bar', 'baz'], `${kind}: its env is exactly hook.env`);
     }
-    t.match(info['target'], /node/, `${kind}: runs while the init is still the runtime's process`);
+    t.match(info['target'], /^tsrunc init /, `${kind}: runs while the init is still the runtime's stage`);
   }
   // Runtime namespace: the runtime's own; container namespace: the init's.
   t.equal(sandbox.info('prestart')['mnt'], ns('mnt'), 'prestart runs in the runtime mount namespace');

@@ -29,16 +29,21 @@ const cases: BadCase[] = [
     expected: /mount 0 \(bind \/no\/such\/source on \/data\): source \/no\/such\/source does not exist/,
   },
   { name: 'args[0] not found', config: withProcess({ args: ['no-such-program'] }), expected: /"no-such-program": executable file not found in \$PATH/ },
-  { name: 'a cwd that is a file', config: withProcess({ cwd: '/bin/busybox' }), expected: /cwd: \/bin\/busybox is not a directory/ },
+  { name: 'a cwd that is a file', config: withProcess({ cwd: '/bin/busybox' }), expected: /entering cwd \/bin\/busybox: fchdir: ENOTDIR \(not a directory\)/ },
   {
     name: 'a user namespace without id mappings',
     config: { ...base, linux: { namespaces: [{ type: 'mount' }, { type: 'user' }] } },
     expected: /config\.json: \/linux\/uidMappings: a new user namespace needs uidMappings/,
   },
   {
-    name: 'a time namespace',
-    config: { ...base, linux: { namespaces: [{ type: 'mount' }, { type: 'time' }] } },
-    expected: /config\.json: \/linux\/namespaces\/1: time namespaces are not supported yet/,
+    name: 'time offsets without a time namespace',
+    config: { ...base, linux: { namespaces: [{ type: 'mount' }], timeOffsets: { monotonic: { secs: 10, nanosecs: 0 } } } },
+    expected: /config\.json: \/linux\/timeOffsets: offsets need a new time namespace/,
+  },
+  {
+    name: 'an offset for a clock a time namespace does not have',
+    config: { ...base, linux: { namespaces: [{ type: 'mount' }, { type: 'time' }], timeOffsets: { realtime: { secs: 10 } } } },
+    expected: /config\.json: \/linux\/timeOffsets\/realtime: unknown clock "realtime"/,
   },
   {
     name: 'an unknown capability',

@@ -68,7 +68,7 @@ t.test('a container with every listed namespace and every listed capability runs
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());
   const f = await features(sandbox);
-  for (const type of ['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup']) t.ok(f.linux.namespaces.includes(type), `${type} is listed`);
+  for (const type of ['pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', 'time']) t.ok(f.linux.namespaces.includes(type), `${type} is listed`);
   // Those this host lets root have (here CAP_SYS_RESOURCE is missing from every bounding set).
   const bounding = BigInt(`0x${/CapBnd:\s*([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`);
   const caps = f.linux.capabilities.filter((name) => (bounding >> BigInt(planCapabilities({ bounding: [name] }).bounding[0]!)) & 1n);

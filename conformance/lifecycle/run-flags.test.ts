@@ -26,8 +26,9 @@ t.test('run --keep: the exited container stays, stopped, until delete', async (t
 t.test('run is the subreaper of orphans (no PID namespace here); --no-subreaper leaves them to the host', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());
-  // The inner sh's parent (the subshell) exits at once, so it is orphaned and reparented.
-  const script = '( sh -c "sleep 0.5; echo parent=\\$(tr \\"\\\\0\\" \\" \\" < /proc/\\$PPID/cmdline)" & ); sleep 2';
+  // The inner sh's parent (the subshell) exits at once, so it is orphaned and reparented; its
+  // parent is read from /proc after that ($PPID is fixed when sh starts, maybe before).
+  const script = '( sh -c "sleep 0.5; read a b c ppid rest < /proc/\\$\\$/stat; echo parent=\\$(tr \\"\\\\0\\" \\" \\" < /proc/\\$ppid/cmdline)" & ); sleep 2';
   const withoutPidNs = (namespaces: { type: string }[]) => namespaces.filter((ns) => ns.type !== 'pid');
   const config = (() => {
     const base = scriptConfig(script);

@@ -169,7 +169,7 @@ t.test('a wrong cwd or program fails create cleanly', async (t) => {
   t.teardown(() => sandbox.cleanup());
   const withArgs = (args: string[], extra = {}) => withProcess(busyboxConfig(args), extra);
   await t.test('a cwd that is a file', (t) =>
-    expectCreateFailure(t, sandbox, withArgs(['true'], { cwd: '/etc/passwd' }), /cwd: \/etc\/passwd is not a directory/));
+    expectCreateFailure(t, sandbox, withArgs(['true'], { cwd: '/etc/passwd' }), /entering cwd \/etc\/passwd: fchdir: ENOTDIR \(not a directory\)/));
   await t.test('a program not in PATH', (t) =>
     expectCreateFailure(t, sandbox, withArgs(['no-such-program', 'x']), /exec: "no-such-program": executable file not found in \$PATH/));
   await t.test('a path that does not exist', (t) =>

@@ -2,9 +2,6 @@
  * The pure planners: config.json pieces → what the init will do. No container is started;
  * these pin down the translation so the real-container tests only need to check the kernel side.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
 import { planLsm } from '../../runtime/linux/lsm.js';
 import type { OciConfig } from '../../runtime/spec/config.js';
@@ -22,7 +19,6 @@ import { planContainer, type CreateFlags } from '../../runtime/container/plan-in
 import { validateId } from '../../runtime/container/id.js';
 import { parseSignal } from '../../runtime/container/signals.js';
 import { formatTable } from '../../runtime/container/query.js';
-import { resolveInRoot } from '../../runtime/linux/paths.js';
 
 t.test('parseMountOptions', async (t) => {
   t.same(parseMountOptions(), { flags: 0, propagation: [], data: '' }, 'no options: nothing');
@@ -158,7 +154,9 @@ function config(overrides: Partial<OciConfig> = {}): OciConfig {
     ...overrides,
   };
 }
-const flags: CreateFlags = { id: 'c1', bundle: '/bundles/one', stateDir: '/run/tsrunc/c1', noPivot: false };
+/** A host where every bind source is a directory with nothing mounted below. */
+const host = { runtimeIsRoot: true, sourceKind: () => 'directory' as const, hasSubmounts: () => false };
+const flags: CreateFlags = { id: 'c1', bundle: '/bundles/one', stateDir: '/run/tsrunc/c1', noPivot: false, host };
 
 t.test('planContainer: mounts', async (t) => {
   const plan = planContainer(
@@ -172,7 +170,7 @@ t.test('planContainer: mounts', async (t) => {
     }),
     flags,
   );
-  const [data, abs, tmp, normalized] = plan.init.rootfs.mounts;
+  const [data, abs, tmp, normalized] = plan.rootfs.mounts;
   t.equal(data!.source, '/bundles/one/data', 'a relative bind source is joined to the bundle');
   t.equal(data!.type, '', 'type "bind" is no filesystem type');
   t.equal(data!.flags, MS_BIND | MS_REC | MS_RDONLY);
@@ -191,7 +189,7 @@ t.test('planContainer: mounts', async (t) => {
 
 t.test('planContainer: /dev', async (t) => {
   const devOf = (mounts: OciConfig['mounts']) => {
-    const { mountDefaultDev, createDevices } = planContainer(config({ mounts }), flags).init.rootfs;
+    const { mountDefaultDev, createDevices } = planContainer(config({ mounts }), flags).rootfs;
     return { mountDefaultDev, createDevices };
   };
   t.same(devOf([]), { mountDefaultDev: true, createDevices: true }, 'no /dev mount: tsrunc mounts one and fills it');
@@ -201,7 +199,7 @@ t.test('planContainer: /dev', async (t) => {
   // Else the nodes would be recreated through the bind, in the host's own /dev.
   t.same(devOf([{ destination: '/dev/', type: 'bind', source: '/dev', options: ['rbind'] }]), { mountDefaultDev: false, createDevices: false }, '"/dev/" is /dev');
   t.same(devOf([{ destination: '/dev/pts', type: 'devpts', source: 'devpts' }]), { mountDefaultDev: true, createDevices: true }, 'a mount under /dev is not /dev');
-  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'mount' }], devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }] } }), flags).init.rootfs.devices.length, 7);
+  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'mount' }], devices: [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229 }] } }), flags).rootfs.devices.length, 7);
 });
 
 t.test('planContainer: namespaces, hostname, rootfs', async (t) => {
@@ -211,28 +209,28 @@ t.test('planContainer: namespaces, hostname, rootfs', async (t) => {
   t.throws(() => planContainer(config({ domainname: 'example.org', linux: { namespaces: [{ type: 'mount' }] } }), flags), {
     message: 'config.json: /domainname: setting the domainname needs a uts namespace',
   });
-  const named = planContainer(config({ hostname: 'box', domainname: 'example.org' }), flags).init;
+  const named = planContainer(config({ hostname: 'box', domainname: 'example.org' }), flags);
   t.equal(named.hostname, 'box');
   t.equal(named.domainname, 'example.org');
-  const unnamed = planContainer(config({ hostname: '', linux: { namespaces: [{ type: 'mount' }] } }), flags).init;
+  const unnamed = planContainer(config({ hostname: '', linux: { namespaces: [{ type: 'mount' }] } }), flags);
   t.equal(unnamed.hostname, undefined, 'an empty hostname needs no uts namespace: nothing is set');
 
   // Without a mount namespace tsrunc does not refuse: it only chroots (see inherited-namespaces).
-  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'pid' }] } }), flags).init.rootfs.chrootOnly, true);
-  t.equal(planContainer(config({ linux: {} }), flags).init.rootfs.chrootOnly, true, 'no namespaces at all');
-  t.equal(planContainer(config(), flags).init.rootfs.chrootOnly, false);
-  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'cgroup' }, { type: 'mount' }] } }), flags).init.newCgroupNamespace, true);
+  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'pid' }] } }), flags).rootfs.chrootOnly, true);
+  t.equal(planContainer(config({ linux: {} }), flags).rootfs.chrootOnly, true, 'no namespaces at all');
+  t.equal(planContainer(config(), flags).rootfs.chrootOnly, false);
+  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'cgroup' }, { type: 'mount' }] } }), flags).namespaces.newCgroupNamespace, true);
 
-  t.equal(planContainer(config(), flags).init.rootfs.rootfs, '/bundles/one/rootfs', 'a relative root.path is under the bundle');
-  t.equal(planContainer(config({ root: { path: '../shared/rootfs/' } }), flags).init.rootfs.rootfs, '/bundles/shared/rootfs');
-  t.equal(planContainer(config({ root: { path: '/srv/rootfs' } }), flags).init.rootfs.rootfs, '/srv/rootfs', 'an absolute one stays');
-  t.equal(planContainer(config({ root: { path: 'rootfs', readonly: true } }), flags).init.rootfs.readonly, true);
-  t.equal(planContainer(config(), flags).init.rootfs.readonly, false);
-  t.equal(planContainer(config(), { ...flags, noPivot: true }).init.rootfs.noPivot, true);
+  t.equal(planContainer(config(), flags).rootfs.rootfs, '/bundles/one/rootfs', 'a relative root.path is under the bundle');
+  t.equal(planContainer(config({ root: { path: '../shared/rootfs/' } }), flags).rootfs.rootfs, '/bundles/shared/rootfs');
+  t.equal(planContainer(config({ root: { path: '/srv/rootfs' } }), flags).rootfs.rootfs, '/srv/rootfs', 'an absolute one stays');
+  t.equal(planContainer(config({ root: { path: 'rootfs', readonly: true } }), flags).rootfs.readonly, true);
+  t.equal(planContainer(config(), flags).rootfs.readonly, false);
+  t.equal(planContainer(config(), { ...flags, noPivot: true }).rootfs.noPivot, true);
   t.throws(() => planContainer(config({ root: { path: '' } }), flags), { message: 'config.json: /root/path: required' });
 
-  t.equal(planContainer(config(), flags).init.rootfs.propagation, undefined);
-  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'mount' }], rootfsPropagation: 'rshared' } }), flags).init.rootfs.propagation, MS_SHARED | MS_REC);
+  t.equal(planContainer(config(), flags).rootfs.propagation, undefined);
+  t.equal(planContainer(config({ linux: { namespaces: [{ type: 'mount' }], rootfsPropagation: 'rshared' } }), flags).rootfs.propagation, MS_SHARED | MS_REC);
   // The schema refuses such a name first; the planner must not let one through either.
   const sideways = JSON.parse('{"namespaces": [{"type": "mount"}], "rootfsPropagation": "sideways"}') as OciConfig['linux'];
   t.throws(() => planContainer(config({ linux: sideways }), flags), {
@@ -255,7 +253,7 @@ t.test('planContainer: process', async (t) => {
       },
     }),
     flags,
-  ).init.process!;
+  ).process!;
   t.same(proc, {
     args: ['sh', '-c', 'id'],
     env: ['A=1'],
@@ -271,10 +269,10 @@ t.test('planContainer: process', async (t) => {
     lsm: planLsm(undefined, undefined),
     seccomp: undefined,
   });
-  const plain = planContainer(config(), flags).init.process!;
+  const plain = planContainer(config(), flags).process!;
   t.equal(plain.noNewPrivileges, false);
   t.equal(plain.capabilities, undefined, 'no capabilities in the config: none are changed');
-  t.equal(planContainer(config({ process: undefined }), flags).init.process, undefined, 'a config without process can be planned');
+  t.equal(planContainer(config({ process: undefined }), flags).process, undefined, 'a config without process can be planned');
   t.throws(() => planContainer(config({ process: { args: [], cwd: '/' } }), flags), { message: 'config.json: /process/args: must name the program to run' });
   t.throws(() => planContainer(config({ process: { args: ['sh'], cwd: '/', terminal: true } }), flags), {
     message: /^cannot allocate tty if tsrunc will detach without setting console socket/,
@@ -282,7 +280,7 @@ t.test('planContainer: process', async (t) => {
   const withConsole = planContainer(config({ process: { args: ['sh'], cwd: '/', terminal: true, consoleSize: { height: 5, width: 7 } } }), {
     ...flags, consoleSocket: 'relative.sock',
   });
-  t.same(withConsole.init.console, { socket: `${process.cwd()}/relative.sock`, rows: 5, cols: 7 }, 'terminal + --console-socket: an absolute socket path and the size');
+  t.same(withConsole.console, { socket: `${process.cwd()}/relative.sock`, rows: 5, cols: 7 }, 'terminal + --console-socket: an absolute socket path and the size');
   t.throws(() => planContainer(config(), { ...flags, consoleSocket: '/c.sock' }), { message: /^cannot use console socket if tsrunc will not detach or allocate tty/ });
 });
 
@@ -331,47 +329,3 @@ t.test('formatTable matches runc list (tabwriter: min width 12, padding 3)', asy
   t.same(columnStarts(lines[2]!), columnStarts(lines[0]!));
 });
 
-t.test('resolveInRoot keeps every path inside the root', async (t) => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsrunc-paths-'));
-  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
-  fs.mkdirSync(path.join(root, 'etc'));
-  fs.mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
-  fs.symlinkSync('/', path.join(root, 'evil'));
-  fs.symlinkSync('/etc', path.join(root, 'abs-etc'));
-  fs.symlinkSync('../../../../../../tmp', path.join(root, 'up'));
-  fs.symlinkSync('../../../../../../../..', path.join(root, 'a', 'b', 'way-up'));
-  fs.symlinkSync('../etc', path.join(root, 'a', 'rel-etc'));
-  fs.symlinkSync('abs-etc', path.join(root, 'chain'));
-  fs.symlinkSync('loop2', path.join(root, 'loop1'));
-  fs.symlinkSync('loop1', path.join(root, 'loop2'));
-  fs.symlinkSync('self', path.join(root, 'self'));
-  const inRoot = (...parts: string[]) => path.join(root, ...parts);
-
-  const cases: [string, string][] = [
-    ['/', root],
-    ['/etc/passwd', inRoot('etc', 'passwd')],
-    ['etc', inRoot('etc')],
-    ['/evil', root],
-    ['/evil/etc/passwd', inRoot('etc', 'passwd')],
-    ['/evil/evil/evil/tmp', inRoot('tmp')],
-    ['/abs-etc/x', inRoot('etc', 'x')],
-    ['/up/xyz', inRoot('tmp', 'xyz')],
-    ['/a/b/way-up/etc', inRoot('etc')],
-    ['/a/rel-etc/hosts', inRoot('etc', 'hosts')],
-    ['/chain/hosts', inRoot('etc', 'hosts')],
-    ['/../../../etc', inRoot('etc')],
-    ['/a/../../../../etc/shadow', inRoot('etc', 'shadow')],
-    ['/missing/../../x', inRoot('x')],
-    ['/./a/./b/.', inRoot('a', 'b')],
-    ['/not/there/yet', inRoot('not', 'there', 'yet')],
-  ];
-  for (const [containerPath, expected] of cases) {
-    t.equal(resolveInRoot(root, containerPath), expected, containerPath);
-  }
-  const under = (p: string) => p === root || p.startsWith(`${root}/`);
-  for (const [containerPath] of cases) t.ok(under(resolveInRoot(root, containerPath)), `${containerPath} stays under the root`);
-  t.equal(resolveInRoot(`${root}/`, '/evil/etc'), inRoot('etc'), 'a root given with a trailing slash');
-
-  t.throws(() => resolveInRoot(root, '/loop1/x'), { message: `resolving /loop1/x in ${root}: too many levels of symbolic links` });
-  t.throws(() => resolveInRoot(root, '/self'), { message: /too many levels of symbolic links/ });
-});

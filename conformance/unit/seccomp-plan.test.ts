@@ -274,7 +274,7 @@ t.test('planContainer gives the listener the container state', async (t) => {
     },
   };
   const planned = planContainer(config, { id: 'box', bundle: '/bundles/box', stateDir: '/run/tsrunc/box', noPivot: false });
-  t.same(planned.init.process!.seccomp!.listener!.container, { ociVersion: '1.0.2-dev', id: 'box', bundle: '/bundles/box', annotations: { owner: 'test' } });
+  t.same(planned.process!.seccomp!.listener!.container, { ociVersion: '1.0.2-dev', id: 'box', bundle: '/bundles/box', annotations: { owner: 'test' } });
   t.throws(() => planContainer({ ...config, linux: { ...config.linux, seccomp: { defaultAction: 'SCMP_ACT_KILL' } } }, { id: 'box', bundle: '/b', stateDir: '/s', noPivot: false }),
     { message: /^config\.json: \/linux\/seccomp\/defaultAction: the profile makes execve SCMP_ACT_KILL_THREAD/ }, 'create fails before anything exists');
 });

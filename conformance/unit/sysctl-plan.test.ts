@@ -95,7 +95,7 @@ t.test('planContainer passes the namespaces, hostname and joins', async (t) => {
   };
   const flags = { id: 'c1', bundle: '/b', stateDir: '/run/tsrunc/c1', noPivot: false };
   const plan = planContainer({ ...base, linux: { ...base.linux, sysctl: { 'net.ipv4.ip_forward': '1', 'kernel.domainname': 'd' } } }, flags);
-  t.same(plan.init.sysctl, [['net.ipv4.ip_forward', '1'], ['kernel.domainname', 'd']]);
+  t.same(plan.sysctl, [['net.ipv4.ip_forward', '1'], ['kernel.domainname', 'd']]);
   t.throws(() => planContainer({ ...base, linux: { ...base.linux, sysctl: { 'kernel.shmmax': '1' } } }, flags), { message: /kernel\.shmmax.*needs a new ipc namespace/ });
   t.throws(() => planContainer({ ...base, domainname: 'x', linux: { ...base.linux, sysctl: { 'kernel.domainname': 'd' } } }, flags), { message: /conflicts with \/domainname/ });
   const joined: OciConfig['linux'] = {

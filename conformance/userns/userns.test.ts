@@ -183,7 +183,7 @@ t.test('a second container joins the first one\'s user namespace and the namespa
   });
   const failed = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(refused), 'refused']);
   t.equal(failed.status, 1, 'joining a namespace the user namespace does not own fails');
-  t.equal(failed.stderr.trim(), `tsrunc: starting the init: native stage: setns into network namespace ${hostNet}: EPERM`, 'one line naming it');
+  t.equal(failed.stderr.trim(), `tsrunc: joining the network namespace ${hostNet}: setns: EPERM (operation not permitted)`, 'one line naming it');
 
   t.equal((await sandbox.tsrunc(['delete', '--force', 'owner'])).status, 0);
   assertNothingLeft(t, sandbox);

@@ -3,7 +3,7 @@ import type { GlobalArgs } from './global-options.js';
 import { isVerb } from './flags.js';
 import { configureLog, logDebug, logError } from '../log.js';
 import { writeOut } from './output.js';
-import { TSRUNC_VERSION, SPEC_VERSION } from './version.js';
+import { TSRUNC_VERSION, SPEC_VERSION } from '../version.js';
 
 export function fail(message: string): never {
   logError(message);

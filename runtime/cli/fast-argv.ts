@@ -1,5 +1,5 @@
 /**
- * The everyday command lines (a manager's create, start, state, kill, delete, list, run) parsed
+ * The everyday command lines (a manager's create, start, state, kill, delete, list, run, exec) parsed
  * from flags.ts's table without loading yargs, which costs more than Node's own start-up.
  * Anything this parser is not sure of (--help, an unknown or repeated flag, a missing or extra
  * argument, a value yargs would coerce) returns undefined, and yargs parses it and answers
@@ -8,7 +8,7 @@
 import type { Options, PositionalOptions } from 'yargs';
 import { GLOBAL_OPTIONS, VERBS, isVerb, type VerbName } from './flags.js';
 
-export const FAST_VERBS: ReadonlySet<VerbName> = new Set<VerbName>(['create', 'start', 'state', 'kill', 'delete', 'list', 'run']);
+export const FAST_VERBS: ReadonlySet<VerbName> = new Set<VerbName>(['create', 'start', 'state', 'kill', 'delete', 'list', 'run', 'exec']);
 
 export interface FastParse {
   verb: VerbName;
@@ -41,8 +41,15 @@ export function parseFast(argv: readonly string[]): FastParse | undefined {
   let verb: VerbName | undefined;
   const given = new Map<string, unknown>();
   const positionals: string[] = [];
+  /** exec's command, after the "--" main.ts puts after the id. */
+  let command: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
+    if (word === '--') {
+      if (verb !== 'exec' || positionals.length !== 1) return undefined;
+      command = argv.slice(i + 1);
+      break;
+    }
     if (!word.startsWith('-')) {
       if (verb !== undefined) positionals.push(word);
       else if (isVerb(word) && FAST_VERBS.has(word)) {
@@ -56,7 +63,7 @@ export function parseFast(argv: readonly string[]): FastParse | undefined {
     const found = flags.get(key);
     if (found === undefined) return undefined; // --help, --, -, combined short flags, typos: yargs
     const [name, option] = found;
-    if (given.has(name)) return undefined; // repeated: yargs makes an array, or complains
+    if (given.has(name) && !option.array) return undefined; // repeated: yargs makes an array, or complains
     if (option.type === 'boolean') {
       if (equals > 0) return undefined;
       given.set(name, true);
@@ -66,7 +73,7 @@ export function parseFast(argv: readonly string[]): FastParse | undefined {
     if (text === undefined || (equals < 0 && text.startsWith('-'))) return undefined;
     const value = valueOf(option, text);
     if (value === undefined) return undefined;
-    given.set(name, value);
+    given.set(name, option.array ? [...((given.get(name) as unknown[] | undefined) ?? []), value] : value);
   }
   if (verb === undefined) return undefined;
   const spec = VERBS[verb];
@@ -75,6 +82,11 @@ export function parseFast(argv: readonly string[]): FastParse | undefined {
   const args: Record<string, unknown> = { _: [verb] };
   for (const [index, name] of names.entries()) {
     const positional: PositionalOptions = spec.positionals[name as keyof typeof spec.positionals];
+    if (positional.array) {
+      if (positionals.length > index) return undefined; // a command without "--": yargs
+      args[name] = command ?? [];
+      continue;
+    }
     const value = positionals[index] ?? positional.default;
     if (value === undefined && positional.demandOption) return undefined;
     if (value !== undefined) args[name] = value;

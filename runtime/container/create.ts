@@ -1,30 +1,36 @@
 /**
- * `tsrunc create`: validate, plan, make the state directory, spawn the init in the container's
- * namespaces, hand it the plan, and return once it reports ready. Any failure removes
- * everything this call made (init process, state directory) before the error is reported.
+ * `tsrunc create`: validate, plan, make the state directory and the cgroup, start the native
+ * stage (it makes the container's namespaces and clones the init, runtime/native/), answer what
+ * it asks for (id maps, the init's facts, hooks, resolved paths), and return once the init
+ * reports ready. Any failure removes everything this call made (init, cgroup, state directory)
+ * before the error is reported.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
-import { sessionKeyringName } from '../linux/keyring.js';
 import { TsruncError } from '../errors.js';
-import { initScript } from '../install-paths.js';
 import { logWarning } from '../log.js';
 import { loadConfig } from '../spec/load.js';
+import type { OciConfig } from '../spec/config.js';
 import type { TsruncState } from '../spec/state.js';
+import type { ContainerPlan } from '../plan/types.js';
 import * as libc from '../linux/libc.js';
 import { readProcStat } from '../linux/proc-stat.js';
-import { spawnInNamespaces, type InitChild } from '../linux/spawn-in-namespaces.js';
 import { cgroupManagerForConfig, type CgroupManager } from '../linux/cgroups/index.js';
 import { RootlessCgroups, checkRootlessConfig, isRootless } from '../linux/user-namespace-rootless.js';
-import { inRootfsDirectory, openDetachedMounts } from '../linux/user-namespace-mounts.js';
-import { consoleSocketForUserNamespace } from '../linux/user-namespace.js';
-import { INIT_CHANNEL_FD, MessageReader } from '../init/channel.js';
+import { openDetachedMounts } from '../linux/user-namespace-mounts.js';
+import { writeIdMaps } from '../linux/user-namespace.js';
+import { lastCapability } from '../linux/capabilities.js';
+import { buildSeccomp, prepareSeccomp, type BuiltSeccomp } from '../linux/seccomp.js';
+import { checkMountDestination, type MountDestination } from '../linux/paths.js';
+import { openStageFds } from '../linux/stage-fds.js';
+import { startStage, type StageSession } from '../linux/stage-process.js';
+import { InitProcess } from '../linux/init-process.js';
 import { validateId } from './id.js';
 import { planContainer } from './plan-init.js';
+import { compileCreate, type CreateProgram, type InitFacts } from './compile-create.js';
 import { passedFds } from './preserve-fds.js';
-import { checkHooks, hookCount, hookState, runHooks, runHooksWarnOnly } from './hooks.js';
+import { checkHooks, hookState, runHooks, runHooksWarnOnly } from './hooks.js';
 import {
   EXEC_FIFO, createContainerDir, removeContainerDir, writeFileAtomic, writeState, type LockedDir,
 } from './state-store.js';
@@ -35,7 +41,7 @@ export interface CreateOptions {
   bundle: string | undefined;
   pidFile: string | undefined;
   noPivot: boolean;
-  /** `run` keeps the init as its child to wait for it; `create` lets it go. */
+  /** `run` keeps watching the init to wait for it; `create` lets it go. */
   keepChild: boolean;
   /** --console-socket: where the pty master goes when process.terminal is set. */
   consoleSocket?: string | undefined;
@@ -55,50 +61,100 @@ export interface CreateOptions {
 export interface CreatedContainer {
   pid: number;
   dir: string;
-  child: InitChild;
+  child: InitProcess;
 }
 
+/** What the init's own /proc says, for the second half of its program. */
+export function initFacts(pid: number): InitFacts {
+  const read = (name: string) => fs.readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  let setgroups = '';
+  try {
+    setgroups = read('setgroups');
+  } catch {
+    // a kernel without user namespaces: setgroups is what it always was
+  }
+  return { pid, mountinfo: read('mountinfo'), cgroup: read('cgroup'), setgroupsDenied: setgroups.trim() === 'deny' };
+}
 
-/** `onHooks` runs when the init asks for the prestart and createRuntime hooks (channel.ts). */
-function waitForReady(child: InitChild, channel: Duplex, onHooks: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const reader = new MessageReader();
-    let settled = false;
-    const settle = (error?: Error) => {
-      if (settled) return;
-      settled = true;
-      channel.removeAllListeners('data');
-      if (error) reject(error);
-      else resolve();
-    };
-    channel.on('data', (chunk: Buffer) => {
-      for (const message of reader.push(chunk)) {
-        if (message.type === 'ready') settle();
-        else if (message.type === 'hooks') {
-          try {
-            onHooks();
-            channel.write(`${JSON.stringify({ type: 'hooks-done' })}\n`);
-          } catch (error) {
-            settle(error as Error);
-          }
-        } else settle(new TsruncError(message.message));
+/** The stage's first process has exited (it does once it cloned the init, or failed). */
+function stageExited(session: StageSession): Promise<void> {
+  const child = session.child;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+interface Conversation {
+  session: StageSession;
+  program: CreateProgram;
+  plan: ContainerPlan;
+  /** prestart and createRuntime, when the stage asks for them (runtime.md Lifecycle steps 3 and 4). */
+  runtimeHooks(pid: number): void;
+  /** Set as soon as the stage reports the init's pid. */
+  onInit(init: InitProcess): void;
+}
+
+/** Answers the stage until the init is ready; throws the first failure, as one line. */
+async function converse({ session, program, plan, runtimeHooks, onInit }: Conversation): Promise<InitProcess> {
+  let init: InitProcess | undefined;
+  let checks: MountDestination[] = [];
+  for (;;) {
+    const message = await session.next();
+    switch (message.type) {
+      case 'userns':
+        if (session.pid === undefined || !plan.namespaces.user) throw new TsruncError('internal: the stage asked for id maps it has no plan for');
+        writeIdMaps(session.pid, plan.namespaces.user);
+        session.send([]);
+        break;
+      case 'pid': {
+        const pid = Number(message['pid']);
+        init = new InitProcess(pid);
+        onInit(init);
+        const batch = program.init(initFacts(pid));
+        checks = batch.checks;
+        session.send(batch.ops);
+        break;
       }
-    });
-    channel.on('error', () => undefined); // the exit handler below reports what matters
-    child.on('error', (error) => settle(new TsruncError(`starting the init: ${error.message}`)));
-    // 'close' comes after the channel is drained, so an error message sent just before
-    // exiting is reported rather than this generic line.
-    child.on('close', (code, signal) =>
-      settle(new TsruncError(`the container init exited before it was ready (${signal ?? `status ${code}`})`)),
-    );
-  });
+      case 'resolved': {
+        // A symlink in the rootfs sent a destination elsewhere: judged as config.json's would be.
+        const check = checks[Number(message['check'])];
+        if (!check) throw new TsruncError('internal: the stage resolved a path tsrunc did not ask about');
+        checkMountDestination(String(message['path']), check);
+        session.send([]);
+        break;
+      }
+      case 'hooks':
+        if (!init) throw new TsruncError('internal: the stage asked for hooks before the init existed');
+        runtimeHooks(init.pid);
+        session.send([]);
+        break;
+      case 'ready':
+        if (!init) throw new TsruncError('internal: the stage was ready before the init existed');
+        return init;
+      case 'error':
+        throw new TsruncError(String(message['message']));
+      case 'closed':
+        throw new TsruncError(init ? `the container init exited before it was ready (${init.signalCode ?? `status ${init.exitCode ?? '?'}`})` : 'the native stage exited before it started the init');
+      default:
+        throw new TsruncError(`internal: the stage said ${JSON.stringify(message)}`);
+    }
+  }
 }
 
-async function killAndReap(child: InitChild): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  await exited;
+function compile(plan: ContainerPlan): { program: CreateProgram; seccomp: BuiltSeccomp | undefined } {
+  const lastCap = lastCapability();
+  const proc = plan.process;
+  const seccomp = proc?.seccomp ? prepareSeccomp(() => buildSeccomp(proc.seccomp!, proc, lastCap)) : undefined;
+  return { program: compileCreate(plan, seccomp, lastCap), seccomp };
+}
+
+function warnChrootOnly(plan: ContainerPlan): void {
+  const rootfs = plan.rootfs;
+  if (!rootfs.chrootOnly) return;
+  const skipped = rootfs.mounts.length + rootfs.maskedPaths.length + rootfs.readonlyPaths.length;
+  if (skipped > 0 || rootfs.readonly) {
+    // The spec would have these mounted in the host's namespace; they would outlive the container.
+    logWarning(`config.json: /linux/namespaces has no mount namespace: tsrunc only chroots, and does not apply mounts, maskedPaths, readonlyPaths or root.readonly (${skipped} skipped)`);
+  }
 }
 
 export async function createContainer(options: CreateOptions): Promise<CreatedContainer> {
@@ -112,102 +168,67 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   checkHooks(config.hooks);
   const rootless = isRootless(options.rootless);
   if (rootless) checkRootlessConfig(config, process.geteuid!(), process.getegid!());
-  let cgroups: CgroupManager | undefined;
+  const passed = passedFds(options.preserveFds);
+  // Fds tsrunc's caller left open (not close-on-exec) reach nothing: not the stage, whose table
+  // names its fds, nor the prestart and createRuntime hooks tsrunc runs.
+  libc.cloexecFrom(3 + passed.fds.length, 'marking inherited fds close-on-exec');
   let lock: LockedDir | undefined = createContainerDir(options.root, options.id);
   const dir = lock.dir;
-  let child: InitChild | undefined;
-  let cgroupMade = false;
+  let cgroups: CgroupManager | undefined;
+  let session: StageSession | undefined;
+  let init: InitProcess | undefined;
   try {
-    const passed = passedFds(options.preserveFds);
     const plan = planContainer(config, {
       id: options.id, bundle, stateDir: dir, noPivot: options.noPivot,
       consoleSocket: options.consoleSocket ?? (config.process?.terminal && options.foregroundConsole ? options.foregroundConsole() : undefined),
-      preserveFds: passed.fds.length, attached: options.keepChild,
+      attached: options.keepChild, passedFds: passed.fds, passedEnv: passed.env, noNewKeyring: options.noNewKeyring,
     });
-    if (!options.noNewKeyring) {
-      plan.init.sessionKeyring = {
-        name: sessionKeyringName(options.id),
-        inUserNamespace: config.linux?.namespaces?.some((ns) => ns.type === 'user') === true,
-      };
-    }
-    plan.init.process?.env.push(...passed.env);
-    const hooks = config.hooks;
-    const stateForHooks = (pid: number) =>
-      hookState({ ociVersion: config.ociVersion, id: options.id, pid, bundle, annotations: config.annotations }, 'created');
-    if (hookCount(hooks, 'prestart', 'createRuntime', 'createContainer', 'startContainer') > 0) {
-      plan.init.hooks = {
-        runtimeHooks: hookCount(hooks, 'prestart', 'createRuntime') > 0,
-        createContainer: [...(hooks?.createContainer ?? [])],
-        startContainer: [...(hooks?.startContainer ?? [])],
-        state: stateForHooks(0),
-      };
-    }
-    const rootfsPlan = plan.init.rootfs;
-    if (rootfsPlan.chrootOnly) {
-      const skipped = rootfsPlan.mounts.length + rootfsPlan.maskedPaths.length + rootfsPlan.readonlyPaths.length;
-      if (skipped > 0 || rootfsPlan.readonly) {
-        // The spec would have these mounted in the host's namespace; they would outlive the container.
-        logWarning(`config.json: /linux/namespaces has no mount namespace: tsrunc only chroots, and does not apply mounts, maskedPaths, readonlyPaths or root.readonly (${skipped} skipped)`);
-      }
-    }
+    warnChrootOnly(plan);
+    const { program } = compile(plan);
     const fifo = path.join(dir, EXEC_FIFO);
     libc.mkfifo(fifo, 0o622, `creating ${fifo}`);
+    // Written by the init, which may be another user (a user namespace's root), through its fd.
     fs.chmodSync(fifo, 0o622);
 
-    const { pids: pidsLimit, ...limits } = config.linux?.resources ?? {};
-    // Passed by fd: an init in a user namespace is not host root and may not reach it by path.
-    const stateDirFd = fs.openSync(dir, 'r');
-    plan.init.stateDirFd = 4 + passed.fds.length;
-    // Idmapped binds, and every bind of an init in a user namespace, are opened here as host
-    // root (the init may not reach them) and handed over after it.
-    const treeFds = openDetachedMounts(plan.init.rootfs, plan.namespaces, 5 + passed.fds.length);
-    const consoleFds = [consoleSocketForUserNamespace(plan.init.console, plan.namespaces.types)].filter((fd) => fd !== undefined);
-    if (consoleFds.length > 0) plan.init.consoleSocketFd = 5 + passed.fds.length + treeFds.length;
-    // With a terminal the pty becomes the process's stdio, so the init must not hold ours (runc
-    // gives it /dev/null): containerd's shim reads create's output until EOF, which would not
-    // come before `start` while the waiting init kept our stdout open.
-    const nullFd = plan.init.console ? fs.openSync('/dev/null', 'r+') : undefined;
+    const trees = await openDetachedMounts(plan.rootfs);
     try {
-      const stdio = nullFd ?? 'inherit';
-      child = inRootfsDirectory(plan.init.rootfs, () => spawnInNamespaces(plan.namespaces, {
-        command: process.execPath,
-        // The id and state dir are there for `ps` readers (and tests looking for leaks).
-        args: [initScript, options.id, dir],
-        // Passed fds follow the channel; the init moves them down to 3.. before execve.
-        stdio: [stdio, stdio, stdio, 'pipe', ...passed.fds, stateDirFd, ...treeFds, ...consoleFds],
-        env: {},
-      }));
+      const fds = openStageFds(program.fds, trees);
+      try {
+        // The id and state directory are there for `ps` readers (and tests looking for leaks).
+        session = startStage(fds.stdio, ['init', options.id, dir]);
+      } finally {
+        fds.close();
+      }
     } finally {
-      fs.closeSync(stateDirFd);
-      for (const fd of [...treeFds, ...consoleFds]) fs.closeSync(fd);
-      if (nullFd !== undefined) fs.closeSync(nullFd);
+      for (const tree of trees.values()) libc.close(tree);
     }
-    const channel = child.stdio[INIT_CHANNEL_FD] as Duplex;
-    // The cgroup is made while the init's Node starts (~50 ms), and the init joins it before it
-    // reads its plan: no container code runs outside the limits, and the init makes its cgroup
-    // namespace after that. pids.max waits until the init is ready: the init is a Node process
-    // with about a dozen threads, which a small limit would not let start.
-    // Its config errors (cgroupsPath, device rules) come here too: the catch below kills the init.
+
+    // The cgroup first: the stage joins it before it does anything, so no container code runs
+    // outside the limits. pids.max waits until the init is ready (hooks fork meanwhile).
+    // Its config errors (cgroupsPath, device rules) come here too: the catch below cleans up.
+    const { pids: pidsLimit, ...limits } = config.linux?.resources ?? {};
     const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
     // Without root: the cgroup only where it was delegated (user-namespace-rootless.ts).
     cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
-    cgroupMade = true;
     cgroups.create();
     cgroups.apply(limits);
-    // (No pid: spawn failed, and waitForReady reports why.)
-    if (child.pid !== undefined) cgroups.join(child.pid);
-    if (plan.init.hooks) plan.init.hooks.state.pid = child.pid ?? 0;
-    const spawned = child;
-    const ready = waitForReady(child, channel, () => {
-      // runtime.md Lifecycle steps 3 and 4, in the runtime namespace (config.md).
-      runHooks('prestart', hooks?.prestart, stateForHooks(spawned.pid ?? 0));
-      runHooks('createRuntime', hooks?.createRuntime, stateForHooks(spawned.pid ?? 0));
+    if (session.pid !== undefined) cgroups.join(session.pid);
+    session.send(program.spawn);
+    const hooks = config.hooks;
+    const stateForHooks = (pid: number) =>
+      hookState({ ociVersion: config.ociVersion, id: options.id, pid, bundle, annotations: config.annotations }, 'created');
+    init = await converse({
+      session, program, plan,
+      runtimeHooks: (pid) => {
+        // runtime.md Lifecycle steps 3 and 4, in the runtime namespace (config.md).
+        runHooks('prestart', hooks?.prestart, stateForHooks(pid));
+        runHooks('createRuntime', hooks?.createRuntime, stateForHooks(pid));
+      },
+      onInit: (started) => (init = started),
     });
-    channel.write(`${JSON.stringify(plan.init)}\n`);
-    await ready;
     if (pidsLimit) cgroups.apply({ pids: pidsLimit });
 
-    const pid = child.pid!;
+    const pid = init.pid;
     const stat = readProcStat(pid);
     if (!stat) throw new TsruncError(`the container init (pid ${pid}) vanished after it was ready`);
     const state: TsruncState = {
@@ -224,29 +245,44 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       config,
       cgroupPaths: cgroups.paths,
     };
+    if (plan.sessionKeyring) state.sessionKeyring = plan.sessionKeyring.name;
     writeState(dir, state);
     if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${pid}`);
-    channel.destroy();
-    if (!options.keepChild) child.unref();
+    session.close();
+    session.child.unref();
+    if (!options.keepChild) init.unref();
     lock.release();
     lock = undefined;
-    return { pid, dir, child };
+    return { pid, dir, child: init };
   } catch (error) {
-    if (child) await killAndReap(child);
-    if (cgroupMade && cgroups) {
-      try {
-        cgroups.destroy();
-      } catch (cleanupError) {
-        logWarning(`create failed, and removing its cgroup failed too: ${(cleanupError as Error).message}`);
-      }
-    }
-    removeContainerDir(dir);
-    if (child?.pid !== undefined) {
-      // The container existed: destroyed now, so its poststop hooks run (runtime.md steps 12-13).
-      runHooksWarnOnly('poststop', config.hooks?.poststop, hookState({ ociVersion: config.ociVersion, id: options.id, pid: child.pid, bundle, annotations: config.annotations }, 'stopped'), logWarning);
-    }
+    await cleanUp(session, init, cgroups, dir, config, options.id, bundle);
     throw error;
   } finally {
     lock?.release();
+  }
+}
+
+/** Undoes a create that failed: the stage and init killed and reaped, the cgroup and state directory gone. */
+async function cleanUp(
+  session: StageSession | undefined, init: InitProcess | undefined, cgroups: CgroupManager | undefined,
+  dir: string, config: OciConfig, id: string, bundle: string,
+): Promise<void> {
+  if (session) {
+    session.close(); // a stage waiting for its next batch exits
+    if (session.child.exitCode === null && session.child.signalCode === null) session.child.kill('SIGKILL');
+    await stageExited(session);
+  }
+  if (init) await init.killAndReap();
+  if (cgroups) {
+    try {
+      cgroups.destroy();
+    } catch (cleanupError) {
+      logWarning(`create failed, and removing its cgroup failed too: ${(cleanupError as Error).message}`);
+    }
+  }
+  removeContainerDir(dir);
+  if (init) {
+    // The container existed: destroyed now, so its poststop hooks run (runtime.md steps 12-13).
+    runHooksWarnOnly('poststop', config.hooks?.poststop, hookState({ ociVersion: config.ociVersion, id, pid: init.pid, bundle, annotations: config.annotations }, 'stopped'), logWarning);
   }
 }

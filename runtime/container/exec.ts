@@ -1,37 +1,34 @@
 /**
  * `tsrunc exec`: run another process in a created or running container, as runc does.
  *
- * The process is the same init program in "exec" mode (init/plan.ts ExecPlan): spawned into
- * every namespace of the container but its mount namespace (the node binary has to be exec'd
- * from the host's root), moved into the container's cgroup before it reads its plan, it joins
- * the mount namespace itself (whose root is the container's pivoted root), sets up user,
- * capabilities, rlimits, noNewPrivileges, LSM and seccomp from the container's config.json
- * unless the flags (or --process) say otherwise, and execve()s. No rootfs work, no fifo.
+ * The native stage does it (compile-exec.ts): moved into the container's cgroup before it
+ * reads its program, it joins every namespace of the container, clones the process, and sets
+ * up its user, capabilities, rlimits, noNewPrivileges, LSM and seccomp from the container's
+ * config.json unless the flags (or --process) say otherwise, and execs. No rootfs work, no fifo.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { constants } from 'node:os';
-import type { Duplex } from 'node:stream';
 import { TsruncError } from '../errors.js';
-import { initScript } from '../install-paths.js';
 import type { OciConfig, OciProcess } from '../spec/config.js';
 import type { TsruncState } from '../spec/state.js';
-import type { ExecPlan, ProcessPlan } from '../init/plan.js';
-import { INIT_CHANNEL_FD, MessageReader } from '../init/channel.js';
-import { namespaceKinds, type NamespacePlan, type NamespaceType } from '../linux/namespaces.js';
-import { spawnInNamespaces, type InitChild } from '../linux/spawn-in-namespaces.js';
-import { planCapabilities } from '../linux/capabilities.js';
+import type { ExecPlan, NamespaceType, ProcessPlan } from '../plan/types.js';
+import * as libc from '../linux/libc.js';
+import { namespaceKinds } from '../linux/namespaces.js';
+import { lastCapability, planCapabilities } from '../linux/capabilities.js';
 import { planRlimits } from '../linux/rlimits.js';
 import { planLsm } from '../linux/lsm.js';
-import { planSeccomp } from '../linux/seccomp.js';
+import { buildSeccomp, planSeccomp, prepareSeccomp } from '../linux/seccomp.js';
 import { cgroupManagerFromPaths } from '../linux/cgroups/index.js';
+import { openStageFds } from '../linux/stage-fds.js';
+import { startStage, type StageSession } from '../linux/stage-process.js';
+import { InitProcess } from '../linux/init-process.js';
 import { openContainer, writeFileAtomic } from './state-store.js';
 import { containerStatus } from './status.js';
 import { planConsole } from './plan-init.js';
 import { passedFds } from './preserve-fds.js';
 import { withForegroundTerminal, type ForegroundTerminal } from './foreground-terminal.js';
 import { execCgroupPaths } from './exec-cgroup.js';
-import { consoleSocketForUserNamespace } from '../linux/user-namespace.js';
+import { compileExec, type ExecProgram } from './compile-exec.js';
 
 export interface ExecOptions {
   root: string;
@@ -60,9 +57,6 @@ export interface ExecOptions {
   cgroups?: string[] | undefined;
 }
 
-
-/** Where /proc/<pid>/ns/ names each type (the init's own namespaces, not *_for_children). */
-const nsEntry = (type: NamespaceType): string => namespaceKinds[type].procEntry.replace(/_for_children$/, '');
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -145,56 +139,11 @@ function planExecProcess(proc: OciProcess, state: TsruncState, apparmorOrigin: s
   };
 }
 
-/** Every namespace the container has, joined through its init's /proc/<pid>/ns (mount: by the init itself). */
-function namespacesOf(state: TsruncState): { spawn: NamespacePlan; mount: boolean } {
+/** Every namespace the container has, joined through its init's /proc/<pid>/ns, the user namespace first. */
+function containerNamespaces(state: TsruncState): ExecPlan['joins'] {
   const types = (state.config.linux?.namespaces ?? []).map((ns) => ns.type as NamespaceType);
-  // A user namespace is joined first (spawn-in-namespaces.ts): the others belong to it.
-  const joined = types.filter((type) => type !== 'mount').sort((a, b) => Number(b === 'user') - Number(a === 'user'));
-  return {
-    spawn: {
-      unshareFlags: 0,
-      joins: joined.map((type) => ({ type, path: `/proc/${state.pid}/ns/${nsEntry(type)}` })),
-      newCgroupNamespace: false,
-      types: joined,
-    },
-    mount: types.includes('mount'),
-  };
-}
-
-/**
- * Resolves once the init exec'd: the channel is close-on-exec, so it ends with nothing said.
- * A failure before that is an error message on it. (An init killed before it could say
- * anything also ends it: then the exit status tells.)
- */
-function waitForExec(child: InitChild, channel: Duplex): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const reader = new MessageReader();
-    let settled = false;
-    const settle = (error?: Error) => {
-      if (settled) return;
-      settled = true;
-      if (error) reject(error);
-      else resolve();
-    };
-    channel.on('data', (chunk: Buffer) => {
-      for (const message of reader.push(chunk)) {
-        if (message.type === 'error') settle(new TsruncError(`exec failed: ${message.message}`));
-      }
-    });
-    channel.on('error', () => undefined);
-    channel.on('end', () => settle());
-    channel.on('close', () => settle());
-    child.on('error', (error) => settle(new TsruncError(`exec: starting the process: ${error.message}`)));
-  });
-}
-
-function exitStatus(child: InitChild): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const settle = (code: number | null, signal: NodeJS.Signals | null) =>
-      resolve(signal ? 128 + (constants.signals[signal] ?? 0) : code ?? 0);
-    if (child.exitCode !== null || child.signalCode !== null) settle(child.exitCode, child.signalCode);
-    else child.once('exit', settle);
-  });
+  const ordered = [...types.filter((type) => type === 'user'), ...types.filter((type) => type !== 'user')];
+  return ordered.map((type) => ({ type, path: `/proc/${state.pid}/ns/${namespaceKinds[type].procEntry}` }));
 }
 
 /** The container's cgroup paths with --cgroup's sub-cgroups in place; each must exist. */
@@ -216,11 +165,42 @@ export async function execInContainer(options: ExecOptions): Promise<number> {
   return withForegroundTerminal(options, (terminal) => execWith(options, terminal));
 }
 
+/**
+ * Answers the stage until it cloned the process, then waits until the process exec'd: its
+ * channel is close-on-exec, so it ends with nothing said. A failure before that is its error.
+ */
+async function converse(session: StageSession, program: ExecProgram, onProcess: (child: InitProcess) => void): Promise<InitProcess> {
+  let child: InitProcess | undefined;
+  for (;;) {
+    const message = await session.next();
+    if (message.type === 'pid') {
+      const pid = Number(message['pid']);
+      child = new InitProcess(pid);
+      onProcess(child);
+      let setgroups = '';
+      try {
+        setgroups = fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8');
+      } catch {
+        // no user namespaces in this kernel
+      }
+      session.send(program.process({ pid, setgroupsDenied: setgroups.trim() === 'deny' }));
+    } else if (message.type === 'error') {
+      throw new TsruncError(`exec failed: ${String(message['message'])}`);
+    } else if (message.type === 'closed') {
+      if (!child) throw new TsruncError('exec failed: the native stage exited before it started the process');
+      return child;
+    } else {
+      throw new TsruncError(`internal: the stage said ${JSON.stringify(message)}`);
+    }
+  }
+}
+
 async function execWith(options: ExecOptions, terminal: ForegroundTerminal | undefined): Promise<number> {
+  const passed = passedFds(options.preserveFds);
+  libc.cloexecFrom(3 + passed.fds.length, 'marking inherited fds close-on-exec');
   const { lock, state } = openContainer(options.root, options.id);
-  let child: InitChild;
-  let plan: ExecPlan;
-  let passed: ReturnType<typeof passedFds>;
+  let session: StageSession | undefined;
+  let program: ExecProgram;
   try {
     const status = containerStatus(state, lock.dir);
     if (status === 'stopped') throw new TsruncError(`cannot exec in a stopped container: ${options.id}`);
@@ -229,80 +209,71 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
     const consoleSocket = options.consoleSocket ?? (proc.terminal === true && terminal ? terminal.listen() : undefined);
     const consolePlan = planConsole(proc.terminal === true, consoleSocket, proc.consoleSize, !options.detach);
     const cgroupPaths = options.cgroups && options.cgroups.length > 0 ? subCgroups(state, options.cgroups) : state.cgroupPaths;
-    passed = passedFds(options.preserveFds);
     const apparmorOrigin = options.processFile !== undefined ? `--process ${options.processFile}: /apparmorProfile`
       : options.apparmor !== undefined ? '--apparmor' : 'config.json: /process/apparmorProfile';
     const processPlan = planExecProcess(proc, state, apparmorOrigin);
     processPlan.env.push(...passed.env);
-    const namespaces = namespacesOf(state);
-    plan = {
-      kind: 'exec',
-      mountNamespace: namespaces.mount ? `/proc/${state.pid}/ns/mnt` : undefined,
-      chroot: namespaces.mount ? undefined : state.rootfs,
+    const hasMount = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'mount');
+    const plan: ExecPlan = {
+      containerId: state.id,
+      joins: containerNamespaces(state),
+      chroot: hasMount ? undefined : state.rootfs,
       process: processPlan,
       console: consolePlan,
-      preserveFds: passed.fds.length,
+      passedFds: passed.fds,
+      sessionKeyring: state.sessionKeyring,
     };
-    // In a user namespace the socket is connected here (user-namespace.ts) and follows the passed fds.
-    const consoleFds = [consoleSocketForUserNamespace(consolePlan, namespaces.spawn.types)].filter((fd) => fd !== undefined);
-    if (consoleFds.length > 0) plan.consoleSocketFd = 4 + passed.fds.length;
+    const lastCap = lastCapability();
+    const seccomp = processPlan.seccomp ? prepareSeccomp(() => buildSeccomp(processPlan.seccomp!, processPlan, lastCap)) : undefined;
+    program = compileExec(plan, seccomp, lastCap);
+    const fds = openStageFds(program.fds);
     try {
-      child = spawnInNamespaces(namespaces.spawn, {
-        command: process.execPath,
-        args: [initScript, options.id, 'exec'],
-        stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...passed.fds, ...consoleFds],
-        env: {},
-      });
+      session = startStage(fds.stdio, ['exec', options.id]);
     } finally {
-      for (const fd of consoleFds) fs.closeSync(fd);
+      fds.close();
     }
-    // Into the container's cgroup before the process reads its plan (no pid: spawn failed,
-    // and waitForExec reports why).
-    const paths = cgroupPaths;
-    if (child.pid !== undefined && paths && Object.keys(paths).length > 0) {
+    // Into the container's cgroup before the stage reads its program.
+    if (session.pid !== undefined && cgroupPaths && Object.keys(cgroupPaths).length > 0) {
       try {
-        cgroupManagerFromPaths(paths).join(child.pid);
+        cgroupManagerFromPaths(cgroupPaths).join(session.pid);
       } catch (error) {
-        child.kill('SIGKILL');
+        session.child.kill('SIGKILL');
         throw error;
       }
     }
+    session.send(program.spawn);
+  } catch (error) {
+    session?.close();
+    throw error;
   } finally {
     lock.release();
   }
 
-  const channel = child.stdio[INIT_CHANNEL_FD] as Duplex;
-  const started = waitForExec(child, channel);
-  // The exit status is wanted from the start: listening late would miss a quick exit.
-  const exited = exitStatus(child);
+  let child: InitProcess | undefined;
   const forward = (signal: NodeJS.Signals) => {
     // With a terminal, window size changes go to the pty (the kernel tells the process).
     if (signal === 'SIGWINCH' && terminal?.received) return;
-    try {
-      if (child.pid !== undefined) process.kill(child.pid, signal);
-    } catch {
-      // already gone
-    }
+    child?.kill(signal);
   };
   if (!options.detach) for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   try {
-    channel.write(`${JSON.stringify(plan)}\n`);
     try {
-      await started;
+      child = await converse(session, program, (started) => (child = started));
     } catch (error) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+      session.close();
+      if (child) await child.killAndReap();
       throw error;
     }
     if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${child.pid}`);
-    channel.destroy();
+    session.child.unref();
     if (options.detach) {
       child.unref();
+      child.release();
       return 0;
     }
     terminal?.receive();
     const relayed = terminal?.received ? terminal.relay() : undefined;
-    const status = await exited;
+    const status = await child.status();
     // The last output may still be in the pty after the process exited.
     if (relayed) await relayed;
     return status;

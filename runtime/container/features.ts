@@ -6,11 +6,12 @@
 import { HOOK_KINDS } from './hooks.js';
 import { knownMountOptions } from '../linux/mount-options.js';
 import { capabilityNames } from '../linux/capabilities.js';
-import { namespaceKinds, type NamespaceType } from '../linux/namespaces.js';
+import { namespaceKinds } from '../linux/namespaces.js';
+import type { NamespaceType } from '../plan/types.js';
 import { IDMAP_OPTIONS } from '../linux/user-namespace-idmap.js';
 import { apparmorEnabled, selinuxEnabled } from '../linux/lsm.js';
 import { seccompFeatures, type SeccompFeatureList } from '../linux/seccomp.js';
-import { SPEC_VERSION, TSRUNC_VERSION } from '../cli/version.js';
+import { SPEC_VERSION, TSRUNC_VERSION } from '../version.js';
 
 export interface Features {
   ociVersionMin: string;
@@ -30,13 +31,6 @@ export interface Features {
   annotations: Record<string, string>;
 }
 
-/**
- * Namespace types tsrunc cannot provide. time: create accepts it, but setns(2) back out of a
- * time namespace needs a single-threaded caller (EUSERS from Node), so such a create fails; not
- * listed until it works.
- */
-const UNSUPPORTED_NAMESPACES: readonly NamespaceType[] = ['time'];
-
 export async function features(): Promise<Features> {
   return {
     ociVersionMin: '1.0.0',
@@ -45,7 +39,7 @@ export async function features(): Promise<Features> {
     hooks: [...HOOK_KINDS],
     mountOptions: [...knownMountOptions, ...IDMAP_OPTIONS].sort(),
     linux: {
-      namespaces: (Object.keys(namespaceKinds) as NamespaceType[]).filter((type) => !UNSUPPORTED_NAMESPACES.includes(type)).sort(),
+      namespaces: (Object.keys(namespaceKinds) as NamespaceType[]).sort(),
       capabilities: [...capabilityNames],
       // Both drivers (cgroups/v1.ts, v2.ts); no systemd driver; rdma limits are written on both.
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },

@@ -2,8 +2,10 @@
  * OCI hooks (runtime-spec config.md "POSIX-platform Hooks"): run a hook list in order, each
  * with the container's state JSON on stdin, its own argv and environment, and its timeout.
  *
- * Used by `tsrunc create`, `start` and `delete` and by the container's init, so this file
- * loads nothing but errors.ts (and node:child_process when a hook actually runs).
+ * Used by `tsrunc create`, `start` and `delete`; the hooks that run in the container's namespaces
+ * (createContainer, startContainer) are run by the native stage (compile-process.ts hookOps,
+ * runtime/native/hook.c), with the same error messages. This file loads nothing but errors.ts
+ * (and node:child_process when a hook actually runs).
  *
  * Where each kind runs (config.md, runtime.md "Lifecycle"):
  * - prestart, createRuntime: "path MUST resolve in the runtime namespace", "MUST be executed
@@ -11,10 +13,10 @@
  *   ... but before the pivot_root": by `tsrunc create`, when the init reports that its mounts
  *   are done (channel.ts: 'hooks' / 'hooks-done').
  * - createContainer: "path MUST resolve in the runtime namespace", "MUST be executed in the
- *   container namespace", after createRuntime and before pivot_root: by the init, before
+ *   container namespace", after createRuntime and before pivot_root: by the stage, before
  *   pivot_root, where the host's filesystem is still its root.
  * - startContainer: "path MUST resolve in the container namespace", "MUST be executed in the
- *   container namespace", before the user program runs: by the init after `start` released it.
+ *   container namespace", before the user program runs: by the stage after `start` released it.
  * - poststart: runtime namespace, after the user program was executed and before start
  *   returns: by `tsrunc start`. poststop: runtime namespace, after the container is deleted
  *   and before delete returns: by `tsrunc delete`.
@@ -24,6 +26,9 @@
 import nodeModule from 'node:module';
 import type { SpawnSyncReturns } from 'node:child_process';
 import { TsruncError } from '../errors.js';
+import type { Hook, HookState } from '../plan/types.js';
+
+export type { Hook, HookState };
 
 type ChildProcessModule = typeof import('node:child_process');
 let childProcess: ChildProcessModule | undefined;
@@ -36,26 +41,7 @@ function spawnSync(...args: Parameters<ChildProcessModule['spawnSync']>): SpawnS
 export const HOOK_KINDS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
 export type HookKind = (typeof HOOK_KINDS)[number];
 
-export interface Hook {
-  path: string;
-  args?: readonly string[] | undefined;
-  env?: readonly string[] | undefined;
-  /** Seconds, > 0 (the schema enforces it). */
-  timeout?: number | undefined;
-}
-
 export type Hooks = Partial<Record<HookKind, readonly Hook[]>>;
-
-/** The OCI state handed to hooks on stdin (runtime.md "State"). */
-export interface HookState {
-  ociVersion: string;
-  id: string;
-  status: 'creating' | 'created' | 'running' | 'stopped';
-  /** The init's pid as the host sees it. */
-  pid: number;
-  bundle: string;
-  annotations?: Record<string, string> | undefined;
-}
 
 /** What a hook leaves in an error message: the tail of its stderr, on one line. */
 const OUTPUT_SHOWN = 300;

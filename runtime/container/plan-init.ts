@@ -1,13 +1,16 @@
 /**
- * Pure planner: a validated config.json (plus the bundle and create's flags) → the plan the
- * init carries out and the namespaces the parent enters. Every config error that can be found
- * without touching the system is found here, before anything is created.
+ * The planner: a validated config.json, the bundle and create's flags → the container's plan
+ * (plan/types.ts), finished: nothing is added to it later. Every config error that can be found
+ * without making anything is found here. What it needs to know of the host (whether tsrunc is
+ * root, what a bind source is, what is mounted below it) comes through `host`, so that tests can
+ * plan without one.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { OciConfig } from '../spec/config.js';
-import type { InitPlan, MountStep } from '../init/plan.js';
+import type { ConsolePlan, ContainerPlan, Hook, HookState, MountStep } from '../plan/types.js';
 import { TsruncError } from '../errors.js';
-import { planNamespaces, type NamespacePlan } from '../linux/namespaces.js';
+import { CLONE_NEWNS, planNamespaces } from '../linux/namespaces.js';
 import { parseMountOptions, rootPropagationFlags } from '../linux/mount-options.js';
 import { planCapabilities } from '../linux/capabilities.js';
 import { planRlimits } from '../linux/rlimits.js';
@@ -17,7 +20,28 @@ import { planSysctl } from '../linux/sysctl.js';
 import { planLsm, planMountLabel } from '../linux/lsm.js';
 import { checkMountDestination } from '../linux/paths.js';
 import { IDMAP_OPTIONS, planIdmap } from '../linux/user-namespace-idmap.js';
-import type { ConsolePlan } from '../linux/console.js';
+import { hasSubmounts, initIsMappedRoot, isDetached } from '../linux/user-namespace-mounts.js';
+import { sessionKeyringName } from '../linux/keyring.js';
+
+/** What planning asks of the host. */
+export interface HostFacts {
+  runtimeIsRoot: boolean;
+  /** What a bind mount's source is; undefined: it does not exist. */
+  sourceKind(source: string): 'directory' | 'file' | undefined;
+  hasSubmounts(source: string): boolean;
+}
+
+export const realHost: HostFacts = {
+  runtimeIsRoot: process.geteuid?.() === 0,
+  sourceKind(source) {
+    try {
+      return fs.statSync(source).isDirectory() ? 'directory' : 'file';
+    } catch {
+      return undefined;
+    }
+  },
+  hasSubmounts: (source) => hasSubmounts(source),
+};
 
 export interface CreateFlags {
   id: string;
@@ -28,16 +52,15 @@ export interface CreateFlags {
   consoleSocket?: string | undefined;
   /** `run` without --detach: tsrunc stays (and relays the terminal itself when there is no --console-socket). */
   attached?: boolean | undefined;
-  /** Extra fds the program gets at 3.. (--preserve-fds, LISTEN_FDS). */
-  preserveFds?: number | undefined;
+  /** tsrunc's fds the program gets at 3.. (--preserve-fds, LISTEN_FDS), and what they add to its environment. */
+  passedFds?: number[] | undefined;
+  passedEnv?: string[] | undefined;
+  /** --no-new-keyring: keep the caller's session keyring instead of the container's own. */
+  noNewKeyring?: boolean | undefined;
+  host?: HostFacts | undefined;
 }
 
-export interface ContainerPlan {
-  init: InitPlan;
-  namespaces: NamespacePlan;
-}
-
-function planMounts(config: OciConfig, bundle: string): MountStep[] {
+function planMounts(config: OciConfig, bundle: string, host: HostFacts, mappedRoot: boolean): MountStep[] {
   return (config.mounts ?? []).map((mount, index) => {
     if (!path.isAbsolute(mount.destination)) {
       throw new TsruncError(`config.json: /mounts/${index}/destination: "${mount.destination}" is not an absolute path`);
@@ -61,15 +84,33 @@ function planMounts(config: OciConfig, bundle: string): MountStep[] {
     };
     const idmap = planIdmap(mount, index, isBind, config.linux ?? {});
     if (idmap) step.idmap = idmap;
-    // Lexically here; the init checks again once symlinks in the rootfs are followed.
+    if (isBind && isDetached(step, mappedRoot, (s) => host.hasSubmounts(s))) {
+      // tsrunc opens it (open_tree): it must be there now. Other sources are looked at by the
+      // stage when it mounts them, in its own mount namespace, where an earlier mount may make one.
+      const kind = host.sourceKind(step.source);
+      if (kind === undefined) {
+        throw new TsruncError(`mount ${index} (${idmap ? 'idmapped ' : ''}bind ${step.source} on ${step.destination}): source ${step.source} does not exist`);
+      }
+      step.sourceIsDirectory = kind === 'directory';
+      step.detached = true;
+    }
+    // Lexically here; tsrunc checks again where the stage resolves a symlink in the rootfs.
     checkMountDestination(step.destination, { ...step, bind: isBind });
     return step;
   });
 }
 
+/** Whether a proc filesystem ends up on /proc (the stage reopens exec.fifo through /proc/self/fd). */
+function mountsProc(mounts: readonly MountStep[]): boolean {
+  return mounts.some((m) => m.destination === '/proc' && (m.type === 'proc' || (m.flags & 0x1000) !== 0));
+}
+
 export function planContainer(config: OciConfig, flags: CreateFlags): ContainerPlan {
+  const host = flags.host ?? realHost;
   const linux = config.linux ?? {};
-  const namespaces = planNamespaces(linux.namespaces ?? [], { uidMappings: linux.uidMappings, gidMappings: linux.gidMappings });
+  const namespaces = planNamespaces(linux.namespaces ?? [], {
+    uidMappings: linux.uidMappings, gidMappings: linux.gidMappings, timeOffsets: linux.timeOffsets,
+  });
   const has = (type: string) => namespaces.types.includes(type as never);
   if (config.hostname !== undefined && config.hostname !== '' && !has('uts')) {
     throw new TsruncError('config.json: /hostname: setting the hostname needs a uts namespace');
@@ -81,6 +122,9 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
   if (process && (!process.args || process.args.length === 0)) {
     throw new TsruncError('config.json: /process/args: must name the program to run');
   }
+  if (process && !path.posix.isAbsolute(process.cwd)) {
+    throw new TsruncError(`config.json: /process/cwd: "${process.cwd}" is not an absolute path`);
+  }
   const consolePlan = planConsole(process?.terminal === true, flags.consoleSocket, process?.consoleSize, flags.attached);
   if (!config.root?.path) throw new TsruncError('config.json: /root/path: required');
 
@@ -88,56 +132,71 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
   if (linux.rootfsPropagation && propagation === undefined) {
     throw new TsruncError(`config.json: /linux/rootfsPropagation: unknown propagation "${linux.rootfsPropagation}"`);
   }
-  const mounts = planMounts(config, flags.bundle);
+  const chrootOnly = !has('mount');
+  const mappedRoot = initIsMappedRoot(has('user'), chrootOnly, host.runtimeIsRoot);
+  const mounts = planMounts(config, flags.bundle, host, mappedRoot);
   const devMount = mounts.find((m) => m.destination === '/dev');
   const user = process?.user ?? { uid: 0, gid: 0 };
+  const hooks = config.hooks;
+  const state: HookState = { ociVersion: config.ociVersion, id: flags.id, status: 'created', pid: 0, bundle: flags.bundle };
+  if (config.annotations && Object.keys(config.annotations).length > 0) state.annotations = config.annotations;
+  const count = (...kinds: (keyof NonNullable<typeof hooks>)[]) => kinds.reduce((n, kind) => n + (hooks?.[kind]?.length ?? 0), 0);
+  const copy = (list: readonly Hook[] | undefined): Hook[] => [...(list ?? [])];
 
   return {
+    containerId: flags.id,
+    stateDir: flags.stateDir,
     namespaces,
-    init: {
-      containerId: flags.id,
-      stateDir: flags.stateDir,
-      rootfs: {
-        rootfs: path.resolve(flags.bundle, config.root.path),
-        readonly: config.root.readonly === true,
-        propagation,
-        noPivot: flags.noPivot,
-        chrootOnly: !has('mount'),
-        mounts,
-        mountDefaultDev: devMount === undefined,
-        createDevices: devMount === undefined || (devMount.flags & 0x1000) === 0,
-        devices: planDevices(linux.devices ?? []),
-        maskedPaths: [...(linux.maskedPaths ?? [])],
-        readonlyPaths: [...(linux.readonlyPaths ?? [])],
-        mountLabel: planMountLabel(linux.mountLabel),
-      },
-      hostname: config.hostname || undefined,
-      domainname: config.domainname || undefined,
-      newCgroupNamespace: namespaces.newCgroupNamespace,
-      console: consolePlan,
-      preserveFds: flags.preserveFds ?? 0,
-      sysctl: planSysctl(linux.sysctl, namespaces.types, {
-        hostname: Boolean(config.hostname),
-        domainname: Boolean(config.domainname),
-        joins: namespaces.joins,
+    rootfs: {
+      rootfs: path.resolve(flags.bundle, config.root.path),
+      readonly: config.root.readonly === true,
+      propagation,
+      noPivot: flags.noPivot,
+      chrootOnly,
+      mounts,
+      mountDefaultDev: devMount === undefined,
+      createDevices: devMount === undefined || (devMount.flags & 0x1000) === 0,
+      devices: planDevices(linux.devices ?? []),
+      maskedPaths: [...(linux.maskedPaths ?? [])],
+      readonlyPaths: [...(linux.readonlyPaths ?? [])],
+      mountLabel: planMountLabel(linux.mountLabel),
+      // The mapped root may not walk the host path to the rootfs once its user namespace exists.
+      rootfsAtCwd: mappedRoot && (namespaces.unshareFlags & CLONE_NEWNS) !== 0,
+      procMounted: mountsProc(mounts),
+    },
+    hostname: config.hostname || undefined,
+    domainname: config.domainname || undefined,
+    console: consolePlan,
+    passedFds: [...(flags.passedFds ?? [])],
+    sysctl: planSysctl(linux.sysctl, namespaces.types, {
+      hostname: Boolean(config.hostname),
+      domainname: Boolean(config.domainname),
+      joins: namespaces.joins,
+    }),
+    hooks: count('prestart', 'createRuntime', 'createContainer', 'startContainer') === 0 ? undefined : {
+      runtimeHooks: count('prestart', 'createRuntime') > 0,
+      createContainer: copy(hooks?.createContainer),
+      startContainer: copy(hooks?.startContainer),
+      state,
+    },
+    sessionKeyring: flags.noNewKeyring ? undefined : { name: sessionKeyringName(flags.id), inUserNamespace: has('user') },
+    runtimeIsRoot: host.runtimeIsRoot,
+    process: process && {
+      args: [...process.args],
+      env: [...(process.env ?? []), ...(flags.passedEnv ?? [])],
+      cwd: process.cwd,
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: [...(user.additionalGids ?? [])],
+      umask: user.umask,
+      noNewPrivileges: process.noNewPrivileges === true,
+      oomScoreAdj: process.oomScoreAdj,
+      rlimits: planRlimits(process.rlimits ?? []),
+      capabilities: process.capabilities ? planCapabilities(process.capabilities) : undefined,
+      lsm: planLsm(process.apparmorProfile, process.selinuxLabel),
+      seccomp: planSeccomp(linux.seccomp, {
+        ociVersion: config.ociVersion, id: flags.id, bundle: flags.bundle, annotations: config.annotations ?? {},
       }),
-      process: process && {
-        args: [...process.args],
-        env: [...(process.env ?? [])],
-        cwd: process.cwd,
-        uid: user.uid,
-        gid: user.gid,
-        additionalGids: [...(user.additionalGids ?? [])],
-        umask: user.umask,
-        noNewPrivileges: process.noNewPrivileges === true,
-        oomScoreAdj: process.oomScoreAdj,
-        rlimits: planRlimits(process.rlimits ?? []),
-        capabilities: process.capabilities ? planCapabilities(process.capabilities) : undefined,
-        lsm: planLsm(process.apparmorProfile, process.selinuxLabel),
-        seccomp: planSeccomp(linux.seccomp, {
-          ociVersion: config.ociVersion, id: flags.id, bundle: flags.bundle, annotations: config.annotations ?? {},
-        }),
-      },
     },
   };
 }

@@ -1,10 +1,11 @@
 /**
- * Capabilities: pure name → number planning, and applying the five sets on the thread that
- * will call execve (capabilities are per thread).
+ * Capabilities: pure name → number planning, and the stage operations that set the five sets
+ * before the exec.
  */
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
-import * as libc from './libc.js';
+import type { CapabilityPlan, CapabilitySetName } from '../plan/types.js';
+import type { StageOp } from '../plan/ops.js';
 
 const capabilityNumbers: Record<string, number> = {
   CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_FSETID: 4,
@@ -22,9 +23,7 @@ const capabilityNumbers: Record<string, number> = {
 /** Every capability name planCapabilities accepts (`tsrunc features`). */
 export const capabilityNames: readonly string[] = Object.keys(capabilityNumbers);
 
-export const capabilitySetNames = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
-export type CapabilitySetName = (typeof capabilitySetNames)[number];
-export type CapabilityPlan = Record<CapabilitySetName, number[]>;
+export const capabilitySetNames: readonly CapabilitySetName[] = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'];
 export type CapabilityConfig = Partial<Record<CapabilitySetName, readonly string[]>>;
 
 /** Pure: capability names → numbers; an unknown name is an error naming its JSON path. */
@@ -58,35 +57,43 @@ const PR_CAP_AMBIENT = 47;
 const PR_CAP_AMBIENT_RAISE = 2;
 const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
+/** The highest capability this kernel knows (the stage runs on the same kernel). */
 export function lastCapability(): number {
   return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
 }
 
-/** Step one, while still root: drop what the bounding set does not keep, keep caps across setuid. */
-export function dropBoundingSet(plan: CapabilityPlan, lastCap: number): void {
+/** Step one, while still root: drop what the bounding set does not keep, keep caps across the change of user. */
+export function boundingSetOps(plan: CapabilityPlan, lastCap: number, step: string): StageOp[] {
   const keep = new Set(plan.bounding);
+  const ops: StageOp[] = [];
   for (let cap = 0; cap <= lastCap; cap++) {
-    if (!keep.has(cap)) libc.prctl(PR_CAPBSET_DROP, cap, 0, `dropping ${capabilityName(cap)} from the bounding set`);
+    if (!keep.has(cap)) ops.push({ op: 'prctl', label: `${step}: dropping ${capabilityName(cap)} from the bounding set`, option: PR_CAPBSET_DROP, args: [cap] });
   }
-  libc.prctl(PR_SET_KEEPCAPS, 1, 0, 'keeping capabilities across the change of user');
+  ops.push({ op: 'prctl', label: `${step}: keeping capabilities across the change of user`, option: PR_SET_KEEPCAPS, args: [1] });
+  return ops;
 }
 
-/** Step two, after the change of user: set effective/permitted/inheritable, then ambient. */
-export function applyCapabilitySets(plan: CapabilityPlan, lastCap: number): void {
-  const supported = (numbers: number[]) => numbers.filter((n) => n <= lastCap);
-  libc.capset(
+/** capset's words for a set: capabilities this kernel does not know are left out. */
+export function capabilityWords(numbers: readonly number[], lastCap: number): [number, number] {
+  return toWords(numbers.filter((n) => n <= lastCap));
+}
+
+/** Step two, after the change of user: effective/permitted/inheritable, then ambient. */
+export function capabilitySetOps(plan: CapabilityPlan, lastCap: number, step: string): StageOp[] {
+  const ops: StageOp[] = [
     {
-      effective: toWords(supported(plan.effective)),
-      permitted: toWords(supported(plan.permitted)),
-      inheritable: toWords(supported(plan.inheritable)),
+      op: 'capset', label: `${step}: setting capabilities`,
+      effective: capabilityWords(plan.effective, lastCap),
+      permitted: capabilityWords(plan.permitted, lastCap),
+      inheritable: capabilityWords(plan.inheritable, lastCap),
     },
-    'setting capabilities',
-  );
-  libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 'clearing ambient capabilities');
+    { op: 'prctl', label: `${step}: clearing ambient capabilities`, option: PR_CAP_AMBIENT, args: [PR_CAP_AMBIENT_CLEAR_ALL] },
+  ];
   // The kernel refuses an ambient capability that is not both permitted and inheritable;
-  // runc warns and goes on, and so do we (silently: the init has no log of its own yet).
-  const raisable = plan.ambient.filter((cap) => plan.permitted.includes(cap) && plan.inheritable.includes(cap));
-  for (const cap of supported(raisable)) {
-    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, `raising ambient ${capabilityName(cap)}`);
+  // runc warns and goes on, and so does tsrunc (leaving it out).
+  const raisable = plan.ambient.filter((cap) => plan.permitted.includes(cap) && plan.inheritable.includes(cap) && cap <= lastCap);
+  for (const cap of raisable) {
+    ops.push({ op: 'prctl', label: `${step}: raising ambient ${capabilityName(cap)}`, option: PR_CAP_AMBIENT, args: [PR_CAP_AMBIENT_RAISE, cap] });
   }
+  return ops;
 }

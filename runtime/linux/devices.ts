@@ -1,11 +1,8 @@
 /** Device nodes in the container's /dev: the spec's defaults plus linux.devices. */
-import fs from 'node:fs';
 import path from 'node:path';
-import type { DeviceNode } from '../init/plan.js';
-import { SyscallError, TsruncError } from '../errors.js';
-import * as libc from './libc.js';
-import { fdPath, type RootDir } from './paths.js';
-import { MS_BIND } from './mount-options.js';
+import type { DeviceNode } from '../plan/types.js';
+import type { Slot, SlotAllocator, StageOp } from '../plan/ops.js';
+import { TsruncError } from '../errors.js';
 
 /** The devices every Linux container gets (runtime-spec, "Default Devices"). */
 export const defaultDevices: readonly DeviceNode[] = [
@@ -48,7 +45,6 @@ export function planDevices(configured: readonly DeviceConfig[] = []): DeviceNod
   return [...byPath.values()];
 }
 
-const S_IFMT = 0o170000;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
@@ -59,66 +55,29 @@ export function makedev(major: number, minor: number): number {
   return low + Math.floor(major / 0x1000) * 0x1000 * 2 ** 32;
 }
 
-/** Removes what is at `name` in `dirFd` (a stale node or file); a directory there is an error. */
-function unlinkIfThere(dirFd: number, name: string, context: string): void {
-  try {
-    libc.unlinkat(dirFd, name, 0, context);
-  } catch (error) {
-    if (!(error instanceof SyscallError && error.errnoName === 'ENOENT')) throw error;
-  }
-}
-
 /**
- * Creates one node inside the rootfs (its directory resolved inside the rootfs, the node made
- * relative to that directory's fd); where mknod is refused, bind-mounts the host's node.
+ * Each node made inside the rootfs: its directory resolved inside the rootfs (created where
+ * missing), the node made relative to that directory's fd, whatever was there removed first;
+ * where mknod is refused (no CAP_MKNOD, a user namespace, a device cgroup) the stage bind-mounts
+ * the host's node at the same path instead.
  */
-export function createDevice(root: RootDir, device: DeviceNode): void {
-  const context = `creating device ${device.path}`;
-  const name = path.posix.basename(device.path);
-  const dir = root.open(path.posix.dirname(device.path), { create: 'directory', context });
-  try {
-    unlinkIfThere(dir, name, context);
-    const typeBits = device.type === 'b' ? S_IFBLK : device.type === 'p' ? S_IFIFO : S_IFCHR;
-    const permissions = device.fileMode & 0o7777;
-    const dev = device.type === 'p' ? 0 : makedev(device.major, device.minor);
-    const oldUmask = libc.umask(0); // the node gets exactly fileMode
-    try {
-      libc.mknodat(dir, name, typeBits | permissions, dev, context);
-    } catch (error) {
-      if (!(error instanceof SyscallError && error.errnoName === 'EPERM')) throw error;
-      bindHostDevice(dir, name, device, context);
-      return;
-    } finally {
-      libc.umask(oldUmask);
-    }
-    const node = libc.openat(dir, name, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, context);
-    try {
-      const stat = fs.fstatSync(node);
-      if ((stat.mode & S_IFMT) !== typeBits || (device.type !== 'p' && stat.rdev !== dev)) {
-        throw new TsruncError(`${context}: the new node is not the ${device.type} ${device.major}:${device.minor} that was made`);
-      }
-      if (device.uid !== 0 || device.gid !== 0) {
-        libc.fchownat(node, '', device.uid, device.gid, libc.AT_EMPTY_PATH, context);
-        // chown clears the set-user-ID and set-group-ID bits: give them back.
-        if (permissions & 0o6000) fs.chmodSync(fdPath(node), permissions);
-      }
-    } finally {
-      libc.close(node);
-    }
-  } finally {
-    libc.close(dir);
+export function deviceOps(root: Slot, devices: readonly DeviceNode[], slots: SlotAllocator, step: string): StageOp[] {
+  const ops: StageOp[] = [];
+  for (const device of devices) {
+    const label = `${step}: creating device ${device.path}`;
+    const dir = slots.take();
+    ops.push(
+      { op: 'open-in-root', label, root, path: path.posix.dirname(device.path), create: 'directory', into: dir, check: null },
+      {
+        op: 'device', label, dir, name: path.posix.basename(device.path),
+        type: device.type === 'b' ? S_IFBLK : device.type === 'p' ? S_IFIFO : S_IFCHR,
+        permissions: device.fileMode & 0o7777, dev: device.type === 'p' ? 0 : makedev(device.major, device.minor),
+        uid: device.uid, gid: device.gid, hostPath: device.path,
+      },
+      { op: 'close', label, fd: dir },
+    );
   }
-}
-
-/** mknod refused (e.g. without CAP_MKNOD): the host's node at the same path, bind-mounted. */
-function bindHostDevice(dir: number, name: string, device: DeviceNode, context: string): void {
-  libc.close(libc.openat(dir, name, libc.O_WRONLY | libc.O_CREAT | libc.O_EXCL | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0o644, context));
-  const target = libc.openat(dir, name, libc.O_PATH | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, context);
-  try {
-    libc.mount(device.path, fdPath(target), null, MS_BIND, null, `bind-mounting host device ${device.path}`);
-  } finally {
-    libc.close(target);
-  }
+  return ops;
 }
 
 /** /dev symlinks every container gets. */
@@ -130,16 +89,18 @@ export const defaultDevSymlinks: readonly [string, string][] = [
   ['pts/ptmx', '/dev/ptmx'],
 ];
 
-export function createDevSymlinks(root: RootDir): void {
+export function devSymlinkOps(root: Slot, slots: SlotAllocator, step: string): StageOp[] {
+  const ops: StageOp[] = [];
   for (const [linkTarget, linkPath] of defaultDevSymlinks) {
-    const context = `creating symlink ${linkPath}`;
-    const dir = root.open(path.posix.dirname(linkPath), { create: 'directory', context });
-    try {
-      const name = path.posix.basename(linkPath);
-      unlinkIfThere(dir, name, context);
-      libc.symlinkat(linkTarget, dir, name, context);
-    } finally {
-      libc.close(dir);
-    }
+    const label = `${step}: creating symlink ${linkPath}`;
+    const dir = slots.take();
+    const name = path.posix.basename(linkPath);
+    ops.push(
+      { op: 'open-in-root', label, root, path: path.posix.dirname(linkPath), create: 'directory', into: dir, check: null },
+      { op: 'unlink', label, dir, name, flags: 0, ignoreMissing: true },
+      { op: 'symlink', label, dir, target: linkTarget, name },
+      { op: 'close', label, fd: dir },
+    );
   }
+  return ops;
 }

@@ -1,19 +1,17 @@
 /**
- * The koffi binding of libseccomp (Debian's libseccomp2), plus the two libc calls only the
- * seccomp code needs (memfd_create to receive the exported BPF, and the seccomp(2) syscall
- * that loads it). Nothing is loaded when this module is imported: loadLibseccomp() opens the
- * library the first time a config asks for seccomp, so containers without seccomp and every
- * other command never pay for it. The init calls it before pivot_root, while the host's
- * /usr/lib is still its filesystem.
+ * The koffi binding of libseccomp (Debian's libseccomp2). Nothing is loaded when this module is
+ * imported: loadLibseccomp() opens the library the first time a config asks for seccomp, so
+ * containers without seccomp and every other command never pay for it.
  *
- * libseccomp compiles the rules into a BPF program; the init exports that program and loads
- * it itself with seccomp(2), as runc does (libcontainer/seccomp/patchbpf): every libseccomp
- * call, and every error it can report, happens while `create` is still waiting, and loading
- * is one syscall right before execve.
+ * libseccomp compiles the rules into a BPF program in `tsrunc create` (or `exec`), while it
+ * can still report every error as one line; the native stage loads that program with one
+ * seccomp(2) call right before it execs the container's process, as runc does with its own
+ * exported program (libcontainer/seccomp/patchbpf).
  */
 import fs from 'node:fs';
-import { SyscallError, TsruncError } from '../errors.js';
-import { errnoName, ffi, type Koffi } from './libc.js';
+import { TsruncError } from '../errors.js';
+import { arch } from './arch.js';
+import { errnoName, ffi, memfdCreate, rawSyscall, type Koffi } from './libc.js';
 
 export const LIBSECCOMP = 'libseccomp.so.2';
 
@@ -61,10 +59,8 @@ export interface Libseccomp {
   exportBpf(ctx: FilterContext): Buffer;
 }
 
-/** seccomp(2) and the libc calls the seccomp code needs; kept with the binding so it loads lazily too. */
+/** The seccomp(2) probe tsrunc makes itself (the stage loads the filter). */
 export interface SeccompSyscalls {
-  /** seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): the notify fd with NEW_LISTENER, else 0. Throws SyscallError. */
-  setModeFilter(flags: number, program: Buffer, context: string): number;
   /** Whether the kernel knows these SECCOMP_FILTER_FLAG_* bits (probed with a NULL program: EFAULT = known). */
   flagsSupported(flags: number): boolean;
 }
@@ -108,13 +104,8 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
     ),
     exportBpf: declare<[unknown, number], number>('int seccomp_export_bpf(void *ctx, int fd)'),
   };
-  const libc = ffi().load('libc.so.6');
-  const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as unknown as Fn<[string, number], number>;
-  const syscall = libc.func('long syscall(long number, ...)') as unknown as Fn<[number, ...unknown[]], number>;
 
   const versionStruct = ffi().decode(c.version(), 'tsrunc_scmp_version') as { major: number; minor: number; micro: number };
-  const MFD_CLOEXEC = 1;
-  const SYS_seccomp = 317; // x86_64
   const SECCOMP_SET_MODE_FILTER = 1;
   const EFAULT = 14;
 
@@ -136,11 +127,7 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
       return c.ruleAddArray(ctx, action >>> 0, syscall, array.length, array.length > 0 ? array : null);
     },
     exportBpf(ctx) {
-      const fd = memfdCreate('tsrunc-seccomp-bpf', MFD_CLOEXEC);
-      if (fd < 0) {
-        const errno = ffi().errno();
-        throw new SyscallError('memfd_create', errno, errnoName(errno), 'exporting the seccomp filter');
-      }
+      const fd = memfdCreate('tsrunc-seccomp-bpf', 'exporting the seccomp filter');
       try {
         const rc = c.exportBpf(ctx, fd);
         if (rc < 0) throw new TsruncError(`seccomp_export_bpf: ${errnoName(-rc)}`);
@@ -161,20 +148,8 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
   };
 
   const syscalls: SeccompSyscalls = {
-    setModeFilter(flags, program, context) {
-      // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: 2 bytes, padding, a pointer.
-      const fprog = Buffer.alloc(16);
-      fprog.writeUInt16LE(program.length / 8, 0);
-      fprog.writeBigUInt64LE(ffi().address(program), 8);
-      const rc = Number(syscall(SYS_seccomp, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'void *', fprog));
-      if (rc < 0) {
-        const errno = ffi().errno();
-        throw new SyscallError('seccomp', errno, errnoName(errno), context);
-      }
-      return rc;
-    },
     flagsSupported(flags) {
-      const rc = Number(syscall(SYS_seccomp, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'void *', null));
+      const rc = rawSyscall(arch().syscalls.seccomp, 'int', SECCOMP_SET_MODE_FILTER, 'unsigned int', flags, 'void *', null);
       return rc < 0 && ffi().errno() === EFAULT;
     },
   };

@@ -4,7 +4,7 @@
  * - An AppArmor profile is applied when AppArmor is enabled on the host (as runc checks it:
  *   /sys/kernel/security/apparmor exists and /sys/module/apparmor/parameters/enabled says Y):
  *   "exec <profile>" goes to /proc/thread-self/attr/apparmor/exec (attr/exec on kernels
- *   before 5.8) just before execve, so the kernel switches profile at exec. Asking for a
+ *   before 5.8), written by the native stage just before execve, so the kernel switches profile at exec. Asking for a
  *   profile where AppArmor is not enabled fails `create`: running unconfined instead would
  *   silently drop a security setting.
  * - SELinux labels are applied only where SELinux is enabled (selinuxfs mounted on
@@ -14,12 +14,8 @@
  */
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
-import * as libc from './libc.js';
-
-export interface LsmPlan {
-  apparmorProfile: string | undefined;
-  selinuxLabel: string | undefined;
-}
+import type { StageOp } from '../plan/ops.js';
+import type { LsmPlan } from '../plan/types.js';
 
 /** Which security modules the host has enabled. */
 export interface LsmHost {
@@ -89,27 +85,27 @@ export function withMountLabel(data: string, mountLabel: string | undefined): st
 }
 
 
-/** Writes `value` to one of this thread's LSM attributes (attr/<subdir>/<name> when there, else attr/<name>). */
-function writeAttr(subdir: string | undefined, name: string, value: string, context: string): void {
-  // The main thread calls execve, and /proc/thread-self is that thread. The container's /proc is
-  // mounted by now (a config without one cannot use these settings, as with runc).
+/**
+ * The attribute file the exec'd program's label is written to: attr/<subdir>/<name> where the
+ * kernel has it (5.8+ for AppArmor), else attr/<name>. The stage writes it in the container's
+ * /proc, which shows the same kernel (a config without /proc cannot use these settings, as with runc).
+ */
+function attrFile(subdir: string | undefined, name: string): string {
   const base = fs.existsSync('/proc/thread-self') ? '/proc/thread-self/attr' : '/proc/self/attr';
   const modern = subdir === undefined ? undefined : `${base}/${subdir}/${name}`;
-  const file = modern !== undefined && fs.existsSync(modern) ? modern : `${base}/${name}`;
-  const fd = libc.open(file, libc.O_WRONLY | libc.O_CLOEXEC, 0, `${context}: opening ${file}`);
-  try {
-    libc.writeAll(fd, Buffer.from(value), `${context}: writing ${file}`);
-  } finally {
-    libc.close(fd);
-  }
+  return modern !== undefined && fs.existsSync(modern) ? modern : `${base}/${name}`;
 }
 
-/** Sets the labels the exec'd program gets; called just before execve. */
-export function applyLsmBeforeExec(plan: LsmPlan): void {
+/** The labels the exec'd program gets, written just before the exec. */
+export function lsmOps(plan: LsmPlan): StageOp[] {
+  const ops: StageOp[] = [];
   if (plan.apparmorProfile) {
-    writeAttr('apparmor', 'exec', `exec ${plan.apparmorProfile}`, `AppArmor profile ${plan.apparmorProfile}`);
+    const path = attrFile('apparmor', 'exec');
+    ops.push({ op: 'write-file', label: `applying security labels: AppArmor profile ${plan.apparmorProfile}: writing ${path}`, dir: null, path, data: `exec ${plan.apparmorProfile}`, flags: 0 });
   }
   if (plan.selinuxLabel) {
-    writeAttr(undefined, 'exec', plan.selinuxLabel, `SELinux label ${plan.selinuxLabel}`);
+    const path = attrFile(undefined, 'exec');
+    ops.push({ op: 'write-file', label: `applying security labels: SELinux label ${plan.selinuxLabel}: writing ${path}`, dir: null, path, data: plan.selinuxLabel, flags: 0 });
   }
+  return ops;
 }

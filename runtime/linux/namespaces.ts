@@ -1,11 +1,10 @@
 /**
- * Namespaces for a new container. Node is multithreaded, so the way in is the one DESIGN.md
- * describes: move the main thread (unshare or setns), spawn the init, move back; a user
- * namespace goes through the native stage instead (spawn-in-namespaces.ts).
+ * Namespaces for a new container: which config.json asks to create and which to join. The
+ * native stage makes and joins them (container/compile-create.ts says in what order).
  */
-import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
-import { planUserNamespace, type IdMapping, type UserNamespacePlan } from './user-namespace.js';
+import type { NamespacePlan, NamespaceType, TimeOffset } from '../plan/types.js';
+import { planUserNamespace, type IdMapping } from './user-namespace.js';
 
 export const CLONE_NEWNS = 0x00020000;
 export const CLONE_NEWCGROUP = 0x02000000;
@@ -17,36 +16,22 @@ export const CLONE_NEWNET = 0x40000000;
 export const CLONE_NEWTIME = 0x00000080;
 export const CLONE_FS = 0x00000200;
 
-export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time';
-
 interface NamespaceKind {
   flag: number;
-  /** Entry under /proc/self/ns/ that governs what a spawned child lands in. */
+  /** Its entry under /proc/PID/ns/. */
   procEntry: string;
 }
 
 export const namespaceKinds: Record<NamespaceType, NamespaceKind> = {
-  pid: { flag: CLONE_NEWPID, procEntry: 'pid_for_children' },
+  pid: { flag: CLONE_NEWPID, procEntry: 'pid' },
   network: { flag: CLONE_NEWNET, procEntry: 'net' },
   mount: { flag: CLONE_NEWNS, procEntry: 'mnt' },
   ipc: { flag: CLONE_NEWIPC, procEntry: 'ipc' },
   uts: { flag: CLONE_NEWUTS, procEntry: 'uts' },
   user: { flag: CLONE_NEWUSER, procEntry: 'user' },
   cgroup: { flag: CLONE_NEWCGROUP, procEntry: 'cgroup' },
-  time: { flag: CLONE_NEWTIME, procEntry: 'time_for_children' },
+  time: { flag: CLONE_NEWTIME, procEntry: 'time' },
 };
-
-export interface NamespacePlan {
-  /** Flags for one unshare() on the main thread before spawning the init. */
-  unshareFlags: number;
-  /** Namespaces to join by path (setns) before spawning the init. */
-  joins: { type: NamespaceType; path: string }[];
-  /** The cgroup namespace is made by the init itself, after it has joined its cgroup. */
-  newCgroupNamespace: boolean;
-  types: NamespaceType[];
-  /** A new user namespace: the id maps the parent writes before the init goes on. */
-  user?: UserNamespacePlan | undefined;
-}
 
 export interface NamespaceSpec {
   type: string;
@@ -56,6 +41,28 @@ export interface NamespaceSpec {
 export interface IdMappingSpec {
   uidMappings?: readonly IdMapping[] | undefined;
   gidMappings?: readonly IdMapping[] | undefined;
+  /** linux.timeOffsets: clock name → offset. */
+  timeOffsets?: Record<string, { secs?: number | undefined; nanosecs?: number | undefined }> | undefined;
+}
+
+const TIME_CLOCKS: readonly TimeOffset['clock'][] = ['monotonic', 'boottime'];
+
+/** Pure: linux.timeOffsets for a new time namespace (config-linux.md, "Offset for Time Namespace"). */
+function planTimeOffsets(offsets: NonNullable<IdMappingSpec['timeOffsets']>, newTimeNamespace: boolean): TimeOffset[] | undefined {
+  const clocks = Object.keys(offsets);
+  if (clocks.length === 0) return undefined;
+  if (!newTimeNamespace) {
+    throw new TsruncError('config.json: /linux/timeOffsets: offsets need a new time namespace in /linux/namespaces (one without a path)');
+  }
+  return clocks.map((clock) => {
+    const where = `config.json: /linux/timeOffsets/${clock}`;
+    if (!TIME_CLOCKS.includes(clock as TimeOffset['clock'])) {
+      throw new TsruncError(`${where}: unknown clock "${clock}" (a time namespace offsets ${TIME_CLOCKS.join(' and ')})`);
+    }
+    const { secs = 0, nanosecs = 0 } = offsets[clock]!;
+    if (nanosecs >= 1e9) throw new TsruncError(`${where}/nanosecs: must be below 1000000000`);
+    return { clock: clock as TimeOffset['clock'], secs: BigInt(Math.trunc(secs)).toString(), nanosecs };
+  });
 }
 
 /** Pure: config.linux.namespaces (and the id mappings) → what to unshare and what to join. */
@@ -70,10 +77,6 @@ export function planNamespaces(namespaces: readonly NamespaceSpec[] = [], mappin
     const type = namespace.type as NamespaceType;
     if (seen.has(type)) throw new TsruncError(`${where}/type: namespace "${type}" is listed more than once`);
     seen.add(type);
-    if (type === 'time') {
-      // The kernel refuses a multithreaded process (Node) re-entry into its time namespace.
-      throw new TsruncError(`${where}: time namespaces are not supported yet by tsrunc`);
-    }
     plan.types.push(type);
     if (namespace.path) {
       plan.joins.push({ type, path: namespace.path });
@@ -86,30 +89,8 @@ export function planNamespaces(namespaces: readonly NamespaceSpec[] = [], mappin
   const user = plan.types.includes('user') ? (plan.joins.some((j) => j.type === 'user') ? 'joined' : 'new') : undefined;
   const userPlan = planUserNamespace(mappings, user);
   if (userPlan) plan.user = userPlan;
+  const timeOffsets = planTimeOffsets(mappings.timeOffsets ?? {}, (plan.unshareFlags & CLONE_NEWTIME) !== 0);
+  if (timeOffsets) plan.timeOffsets = timeOffsets;
   return plan;
 }
 
-/** Checks that a namespace path names a namespace of the right type (an fd's link text). */
-export function checkNamespacePath(type: NamespaceType, path: string): void {
-  let link: string;
-  try {
-    link = fs.readlinkSync(path);
-  } catch {
-    // A bind-mounted namespace file is not a symlink: read the type through /proc/self/fd.
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (error) {
-      throw new TsruncError(`namespace ${type}: cannot open ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`);
-    }
-    try {
-      link = fs.readlinkSync(`/proc/self/fd/${fd}`);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  const expected = namespaceKinds[type].procEntry.replace(/_for_children$/, '');
-  if (!link.startsWith(`${expected}:[`)) {
-    throw new TsruncError(`namespace ${type}: ${path} is not a ${type} namespace (it is ${link})`);
-  }
-}

@@ -1,6 +1,7 @@
-/** Resource limits: pure name → resource planning, applied by the init before it drops privileges. */
+/** Resource limits: pure name → resource planning, and the stage's setrlimit operations. */
 import { TsruncError } from '../errors.js';
-import * as libc from './libc.js';
+import type { StageOp } from '../plan/ops.js';
+import type { RlimitPlan } from '../plan/types.js';
 
 const rlimitResources: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4,
@@ -8,14 +9,6 @@ const rlimitResources: Record<string, number> = {
   RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13,
   RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
 };
-
-/** Decimal strings, because soft/hard are uint64 and JSON numbers lose precision past 2^53. */
-export interface RlimitPlan {
-  type: string;
-  resource: number;
-  soft: string;
-  hard: string;
-}
 
 export interface RlimitConfig {
   type: string;
@@ -48,16 +41,9 @@ export function planRlimits(rlimits: readonly RlimitConfig[] = []): RlimitPlan[]
   });
 }
 
-/**
- * Limits on address space and data size would starve the init itself (V8 reserves far more
- * than a typical limit), so those wait until just before execve; the rest go first, while the
- * init still has CAP_SYS_RESOURCE to raise hard limits.
- */
-const MEMORY_LIMITS = new Set(['RLIMIT_AS', 'RLIMIT_DATA']);
-
-export function applyRlimits(rlimits: readonly RlimitPlan[], phase: 'early' | 'before-exec'): void {
-  for (const rlimit of rlimits) {
-    if (MEMORY_LIMITS.has(rlimit.type) !== (phase === 'before-exec')) continue;
-    libc.setrlimit(rlimit.resource, BigInt(rlimit.soft), BigInt(rlimit.hard), `setting ${rlimit.type}`);
-  }
+/** setrlimit for each, while the init still has CAP_SYS_RESOURCE to raise hard limits. */
+export function rlimitOps(rlimits: readonly RlimitPlan[], step: string): StageOp[] {
+  return rlimits.map((rlimit) => ({
+    op: 'setrlimit', label: `${step}: setting ${rlimit.type}`, resource: rlimit.resource, soft: rlimit.soft, hard: rlimit.hard,
+  }));
 }

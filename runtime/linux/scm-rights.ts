@@ -1,11 +1,11 @@
 /**
  * Unix stream sockets that carry file descriptors (SCM_RIGHTS): connect to a socket path,
  * sendmsg data plus fds. Node's net module cannot send fds, so this goes through koffi, with
- * struct msghdr/iovec/cmsghdr laid out by hand (x86_64). The libc symbols are declared on
- * first use, so only the commands that pass fds pay for them.
+ * struct msghdr/iovec/cmsghdr laid out by hand (the 64-bit layout of every architecture in
+ * arch.ts). The libc symbols are declared on first use, so only the commands that pass fds pay.
  */
 import { SyscallError, TsruncError } from '../errors.js';
-import { close, errnoName, ffi } from './libc.js';
+import { close, errnoName, ffi, libcFunction } from './libc.js';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
@@ -28,31 +28,23 @@ interface SocketCalls {
   recvmsg: Fn<[number, Buffer, number], number>;
 }
 
-let calls: SocketCalls | undefined;
+const calls: SocketCalls = {
+  socket: libcFunction('int socket(int domain, int type, int protocol)'),
+  connect: libcFunction('int connect(int fd, const void *addr, uint32_t len)'),
+  sendmsg: libcFunction('long sendmsg(int fd, const void *msg, int flags)'),
+  bind: libcFunction('int bind(int fd, const void *addr, uint32_t len)'),
+  listen: libcFunction('int listen(int fd, int backlog)'),
+  accept4: libcFunction('int accept4(int fd, void *addr, void *len, int flags)'),
+  recvmsg: libcFunction('long recvmsg(int fd, void *msg, int flags)'),
+};
 
 function socketCalls(): SocketCalls {
-  if (calls) return calls;
-  const libc = ffi().load('libc.so.6');
-  calls = {
-    socket: libc.func('int socket(int domain, int type, int protocol)') as unknown as SocketCalls['socket'],
-    connect: libc.func('int connect(int fd, const void *addr, uint32_t len)') as unknown as SocketCalls['connect'],
-    sendmsg: libc.func('long sendmsg(int fd, const void *msg, int flags)') as unknown as SocketCalls['sendmsg'],
-    bind: libc.func('int bind(int fd, const void *addr, uint32_t len)') as unknown as SocketCalls['bind'],
-    listen: libc.func('int listen(int fd, int backlog)') as unknown as SocketCalls['listen'],
-    accept4: libc.func('int accept4(int fd, void *addr, void *len, int flags)') as unknown as SocketCalls['accept4'],
-    recvmsg: libc.func('long recvmsg(int fd, void *msg, int flags)') as unknown as SocketCalls['recvmsg'],
-  };
   return calls;
 }
 
 function fail(call: string, context: string): never {
   const errno = ffi().errno();
   throw new SyscallError(call, errno, errnoName(errno), context);
-}
-
-/** Declares the libc functions now (e.g. before pivot_root or a seccomp filter), without a call. */
-export function prepareScmRights(): void {
-  socketCalls();
 }
 
 /** struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; } for `socketPath`. */
@@ -82,73 +74,41 @@ export function connectUnix(socketPath: string, context: string): number {
   throw new SyscallError('connect', errno, errnoName(errno), context);
 }
 
-/**
- * The bytes of one sendmsg call: `data` in one iovec, and `fds` in one SCM_RIGHTS control
- * message. Built ahead of time so that sending is a single syscall (seccomp.ts sends after
- * its filter is loaded). The returned buffers must stay referenced until the send.
- */
-export interface PreparedMessage {
-  msghdr: Buffer;
-  keep: Buffer[];
-  length: number;
-}
-
-export function prepareMessage(data: Buffer, fds: readonly number[]): PreparedMessage {
-  const payload = Buffer.alloc(data.length);
-  data.copy(payload);
-  // struct iovec { void *iov_base; size_t iov_len; }
-  const iov = Buffer.alloc(16);
-  iov.writeBigUInt64LE(ffi().address(payload), 0);
-  iov.writeBigUInt64LE(BigInt(payload.length), 8);
-  // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } + int fds[], padded to 8
-  const cmsgLen = 16 + 4 * fds.length;
-  const control = Buffer.alloc(fds.length > 0 ? (cmsgLen + 7) & ~7 : 0);
-  if (fds.length > 0) {
-    control.writeBigUInt64LE(BigInt(cmsgLen), 0);
-    control.writeInt32LE(SOL_SOCKET, 8);
-    control.writeInt32LE(SCM_RIGHTS, 12);
-    fds.forEach((fd, i) => control.writeInt32LE(fd, 16 + 4 * i));
-  }
-  // struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
-  //                 void *msg_control; size_t msg_controllen; int msg_flags; }
-  const msghdr = Buffer.alloc(56);
-  msghdr.writeBigUInt64LE(ffi().address(iov), 16);
-  msghdr.writeBigUInt64LE(1n, 24);
-  if (control.length > 0) {
-    msghdr.writeBigUInt64LE(ffi().address(control), 32);
-    msghdr.writeBigUInt64LE(BigInt(control.length), 40);
-  }
-  return { msghdr, keep: [payload, iov, control], length: payload.length };
-}
-
-/** Puts `fd` in slot `index` of a prepared message's SCM_RIGHTS array (for an fd that exists only later). */
-export function setPreparedFd(message: PreparedMessage, index: number, fd: number): void {
-  const control = message.keep[2]!;
-  if (16 + 4 * index + 4 > control.length) throw new TsruncError(`prepared message has no fd slot ${index}`);
-  control.writeInt32LE(fd, 16 + 4 * index);
-}
-
-/**
- * One sendmsg of a prepared message. Returns the bytes sent; a stream socket may take fewer
- * than all (the fds always go with the first byte), and the caller sends the rest with
- * sendWithFds(fd, rest, []).
- */
-export function sendPrepared(socketFd: number, message: PreparedMessage, context: string): number {
-  const { sendmsg } = socketCalls();
-  for (;;) {
-    const sent = Number(sendmsg(socketFd, message.msghdr, MSG_NOSIGNAL));
-    if (sent >= 0) return sent;
-    if (ffi().errno() !== EINTR) fail('sendmsg', context);
-  }
-}
-
 /** Sends all of `data` with `fds` attached to its first byte. */
 export function sendWithFds(socketFd: number, data: Buffer, fds: readonly number[], context: string): void {
   let offset = 0;
   let first = true;
   while (first || offset < data.length) {
-    const message = prepareMessage(data.subarray(offset), first ? fds : []);
-    offset += sendPrepared(socketFd, message, context);
+    const chunk = data.subarray(offset);
+    // struct iovec { void *iov_base; size_t iov_len; }
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(ffi().address(chunk), 0);
+    iov.writeBigUInt64LE(BigInt(chunk.length), 8);
+    const attached = first ? fds : [];
+    // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } + int fds[], padded to 8
+    const cmsgLen = 16 + 4 * attached.length;
+    const control = Buffer.alloc(attached.length > 0 ? (cmsgLen + 7) & ~7 : 0);
+    if (attached.length > 0) {
+      control.writeBigUInt64LE(BigInt(cmsgLen), 0);
+      control.writeInt32LE(SOL_SOCKET, 8);
+      control.writeInt32LE(SCM_RIGHTS, 12);
+      attached.forEach((fd, i) => control.writeInt32LE(fd, 16 + 4 * i));
+    }
+    // struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
+    //                 void *msg_control; size_t msg_controllen; int msg_flags; }
+    const msghdr = Buffer.alloc(56);
+    msghdr.writeBigUInt64LE(ffi().address(iov), 16);
+    msghdr.writeBigUInt64LE(1n, 24);
+    if (control.length > 0) {
+      msghdr.writeBigUInt64LE(ffi().address(control), 32);
+      msghdr.writeBigUInt64LE(BigInt(control.length), 40);
+    }
+    const sent = Number(calls.sendmsg(socketFd, msghdr, MSG_NOSIGNAL));
+    if (sent < 0) {
+      if (ffi().errno() === EINTR) continue;
+      fail('sendmsg', context);
+    }
+    offset += sent;
     first = false;
   }
 }

@@ -3,62 +3,58 @@
  *
  * Three stages:
  * - planSeccomp, pure, in `create` before anything exists: every config error, with its JSON
- *   path; the result is plain JSON for the init.
- * - prepareSeccomp, in the init before pivot_root (the host's libseccomp.so.2 and the host's
- *   listenerPath are reachable only then), still while `create` waits: libseccomp builds the
- *   filter and exports its BPF program; the listener socket is connected. Any failure here is a
- *   `create` error and leaves nothing behind.
- * - loadSeccomp, the last step before execve, on the init's main thread (the one that execs):
- *   one seccomp(2) syscall, then (NOTIFY) one sendmsg + close, then (see below) one capset.
+ *   path; the result is plain data (plan/types.ts).
+ * - buildSeccomp, still in `create` (or `exec`), before anything runs in the container:
+ *   libseccomp builds the filter and exports its BPF program. Any failure here is a `create`
+ *   error and leaves nothing behind. tsrunc connects to a NOTIFY listener's socket too, and
+ *   hands it to the stage.
+ * - seccompOps, the last operations of the native stage before execve: one seccomp(2) syscall,
+ *   then (NOTIFY) one sendmsg + close, then (see below) one capset.
  *
  * Ordering against capabilities and noNewPrivileges. Loading a filter needs no_new_privs or
  * CAP_SYS_ADMIN in the effective set. runc loads the filter before dropping capabilities when
  * noNewPrivileges is false, so its profile must then allow everything its init still does
  * (setgroups, setresuid, capset, prctl, the exec.fifo handshake, ...). Here the filter is always
  * loaded right before execve, and when noNewPrivileges is false and the process's final
- * effective set lacks CAP_SYS_ADMIN (the usual Docker case), the init keeps CAP_SYS_ADMIN in its
- * effective and permitted sets through the capability step (capabilitiesForSeccomp), loads the
- * filter, and drops it with a single capset right after. No exec of anything happens in between,
- * so the container process never holds it: execve computes its capabilities from the sets after
- * that capset.
+ * effective set lacks CAP_SYS_ADMIN (the usual Docker case), the stage keeps CAP_SYS_ADMIN in
+ * its effective and permitted sets through the capability step (capabilitiesForSeccomp), loads
+ * the filter, and drops it with a single capset right after. No exec of anything happens in
+ * between, so the container process never holds it: execve computes its capabilities from the
+ * sets after that capset.
  *
- * Syscalls after the filter is loaded, until execve (measured with strace -f on this machine,
- * see conformance/security/seccomp-notify.test.ts "post-load"): seccomp(2) returns; [sendmsg, close]
- * when a listener gets the notify fd; [capset] as above; execve. koffi and V8 make no syscall in
- * between (nothing is allocated: the BPF, the message and the capset data are built before).
- * planSeccomp and prepareSeccomp refuse, at create, a profile that certainly stops one of them
+ * Syscalls after the filter is loaded, until execve (strace -f, see
+ * conformance/security/seccomp-notify.test.ts "post-load"): seccomp(2) returns; [sendmsg, close]
+ * when a listener gets the notify fd; [capset] as above; execve. The stage allocates nothing in
+ * between: the program, the message and the capset data were decoded before.
+ * planSeccomp and buildSeccomp refuse, at create, a profile that certainly stops one of them
  * (ERRNO, KILL, KILL_PROCESS or TRAP on execve, capset or sendmsg; NOTIFY on sendmsg; a kill or
- * TRAP on close): such a container could never start, and after the filter is loaded the init
+ * TRAP on close): such a container could never start, and after the filter is loaded the stage
  * might not even be able to write its error. A rule with argument conditions is not judged (its
  * outcome depends on the arguments); if it denies, `start` fails with the errno (or the process
- * dies of SIGSYS). If the notify fd cannot be sent, the init closes it before reporting, so that
- * a NOTIFY rule on its way out fails with ENOSYS instead of waiting for a listener that has none.
+ * dies of SIGSYS).
  *
  * Flags: SECCOMP_FILTER_FLAG_LOG sets SCMP_FLTATR_CTL_LOG (which checks the kernel) and loads
  * with SECCOMP_FILTER_FLAG_LOG; SECCOMP_FILTER_FLAG_SPEC_ALLOW likewise with SCMP_FLTATR_CTL_SSB.
  * Without a flags field, SPEC_ALLOW is set when supported, as runc (>= 1.2) and crun do; an
  * empty list sets nothing. SECCOMP_FILTER_FLAG_TSYNC is accepted and not applied, as runc does:
- * the filter only has to be on the thread that calls execve (the other threads end there), and
- * putting it on Node's worker threads before that could only make them trip over it.
- * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV has no libseccomp 2.5 attribute; as the init loads the
- * program itself, it passes the kernel flag when the filter has a NOTIFY rule (the flag means
- * nothing without one) after checking that the kernel knows it.
+ * the stage has one thread. SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV has no libseccomp 2.5
+ * attribute; as the stage loads the program itself, it passes the kernel flag when the filter
+ * has a NOTIFY rule (the flag means nothing without one) after checking that the kernel knows it.
  *
  * Syscall names libseccomp does not know on this architecture are skipped, as runc does (it
- * logs them at debug level); the init has no log, so they are only returned by prepareSeccomp.
+ * logs them at debug level); buildSeccomp returns them.
  * Rules whose action is the default action are dropped (libseccomp refuses them, runc skips
  * them). Several conditions on one argument index become one rule each, as runc does.
  */
-import fs from 'node:fs';
 import type { OciSeccomp } from '../spec/config.js';
 import { TsruncError } from '../errors.js';
-import { SPEC_VERSION } from '../cli/version.js';
-import type { CapabilityPlan } from './capabilities.js';
-import * as libc from './libc.js';
+import { SPEC_VERSION } from '../version.js';
+import type { CapabilityPlan, SeccompArgPlan, SeccompContainerInfo, SeccompPlan, SeccompRulePlan } from '../plan/types.js';
+import type { Slot, SlotAllocator, StageOp } from '../plan/ops.js';
+import { errnoName } from './libc.js';
 import {
   NR_SCMP_ERROR, SCMP_FLTATR_CTL_LOG, SCMP_FLTATR_CTL_OPTIMIZE, SCMP_FLTATR_CTL_SSB, loadLibseccomp,
 } from './libseccomp.js';
-import { connectUnix, prepareMessage, prepareScmRights, sendPrepared, sendWithFds, setPreparedFd, type PreparedMessage } from './scm-rights.js';
 
 // ---------------------------------------------------------------------------------------------
 // Names → values (seccomp.h)
@@ -149,56 +145,7 @@ export function actionName(action: number): string {
 // ---------------------------------------------------------------------------------------------
 // The plan (plain JSON: it travels to the init over a socket)
 
-export interface SeccompArgPlan {
-  index: number;
-  /** SCMP_CMP_* value. */
-  op: number;
-  /** uint64 as decimal text: JSON numbers stop being exact at 2^53. */
-  value: string;
-  valueTwo: string;
-}
-
-export interface SeccompRulePlan {
-  /** JSON pointer of the syscalls entry, for errors ("/linux/seccomp/syscalls/3"). */
-  path: string;
-  names: string[];
-  /** SCMP_ACT_* value, errno included. */
-  action: number;
-  /**
-   * The argument conditions of each libseccomp rule made for every name: [] = one rule without
-   * conditions; several sets when one argument index appears more than once (runc's split).
-   */
-  conditionSets: SeccompArgPlan[][];
-}
-
-/** What the listener's container state says about the container (runtime.md, "State"). */
-export interface SeccompContainerInfo {
-  ociVersion: string;
-  id: string;
-  bundle: string;
-  annotations: Record<string, string>;
-  /** 'created' (the default) for the container's process; `tsrunc exec` says 'running'. */
-  status?: 'created' | 'running';
-}
-
-export interface SeccompPlan {
-  defaultAction: number;
-  /** Extra architectures; the native one is always in the filter. */
-  architectures: { name: string; libseccomp: string; path: string }[];
-  flags: {
-    log: boolean;
-    /** 'default': no flags field, so SPEC_ALLOW when supported (runc >= 1.2, crun). */
-    specAllow: 'yes' | 'no' | 'default';
-    waitKillableRecv: boolean;
-    /** Accepted and not applied (see the file comment). */
-    tsync: boolean;
-  };
-  rules: SeccompRulePlan[];
-  /** Some rule is SCMP_ACT_NOTIFY: load with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
-  notify: boolean;
-  /** Where the notify fd goes; only when notify. */
-  listener?: { path: string; metadata?: string; container: SeccompContainerInfo };
-}
+export type { SeccompArgPlan, SeccompContainerInfo, SeccompPlan, SeccompRulePlan };
 
 function fail(path: string, message: string): never {
   throw new TsruncError(`config.json: ${path}: ${message}`);
@@ -399,7 +346,7 @@ function capabilityWords(numbers: readonly number[], lastCap: number): [number, 
  */
 export function capabilitiesForSeccomp(proc: SeccompProcess, lastCap: number): {
   apply: CapabilityPlan | undefined;
-  afterLoad: libc.CapabilityWords | undefined;
+  afterLoad: BuiltSeccomp['capabilitiesAfterLoad'];
 } {
   const keep = { apply: proc.capabilities, afterLoad: undefined };
   if (proc.seccomp === undefined || proc.noNewPrivileges) return keep;
@@ -421,18 +368,19 @@ export function capabilitiesForSeccomp(proc: SeccompProcess, lastCap: number): {
 }
 
 // ---------------------------------------------------------------------------------------------
-// In the init
+// Built by tsrunc, loaded by the stage
 
-export interface PreparedSeccomp {
+export interface BuiltSeccomp {
   /** struct sock_filter[], from seccomp_export_bpf. */
   program: Buffer;
   /** SECCOMP_FILTER_FLAG_* for seccomp(2). */
   flags: number;
-  listener: { socket: number; path: string; payload: Buffer; message: PreparedMessage } | undefined;
-  /** The capability sets the init applies instead of the config's (capabilitiesForSeccomp). */
+  /** Where the notify fd goes (a NOTIFY rule), and what the listener is told of the container. */
+  listener: SeccompPlan['listener'];
+  /** The capability sets the stage applies instead of the config's (capabilitiesForSeccomp). */
   capabilities: CapabilityPlan | undefined;
   /** Set with capset right after loading, when `capabilities` kept CAP_SYS_ADMIN for the load. */
-  capabilitiesAfterLoad: libc.CapabilityWords | undefined;
+  capabilitiesAfterLoad: { effective: [number, number]; permitted: [number, number]; inheritable: [number, number] } | undefined;
   /** Syscall names libseccomp does not know here, skipped. */
   skipped: string[];
 }
@@ -448,19 +396,19 @@ function buildProgram(plan: SeccompPlan, skipped: string[]): { program: Buffer; 
       const token = lib.archResolve(arch.libseccomp);
       if (token === 0) fail(arch.path, `${arch.name} is not supported by libseccomp ${lib.version}`);
       const rc = lib.archAdd(ctx, token);
-      if (rc < 0 && rc !== -EEXIST) fail(arch.path, `libseccomp cannot add ${arch.name}: ${libc.errnoName(-rc)}`);
+      if (rc < 0 && rc !== -EEXIST) fail(arch.path, `libseccomp cannot add ${arch.name}: ${errnoName(-rc)}`);
     }
     let flags = plan.notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
     if (plan.flags.log) {
       const rc = lib.attrSet(ctx, SCMP_FLTATR_CTL_LOG, 1);
-      if (rc < 0) fail('/linux/seccomp/flags', `SECCOMP_FILTER_FLAG_LOG is not supported here (libseccomp ${lib.version}): ${libc.errnoName(-rc)}`);
+      if (rc < 0) fail('/linux/seccomp/flags', `SECCOMP_FILTER_FLAG_LOG is not supported here (libseccomp ${lib.version}): ${errnoName(-rc)}`);
       flags |= SECCOMP_FILTER_FLAG_LOG;
     }
     if (plan.flags.specAllow !== 'no') {
       const rc = lib.attrSet(ctx, SCMP_FLTATR_CTL_SSB, 1);
       if (rc === 0) flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
       else if (plan.flags.specAllow === 'yes') {
-        fail('/linux/seccomp/flags', `SECCOMP_FILTER_FLAG_SPEC_ALLOW is not supported here (libseccomp ${lib.version}): ${libc.errnoName(-rc)}`);
+        fail('/linux/seccomp/flags', `SECCOMP_FILTER_FLAG_SPEC_ALLOW is not supported here (libseccomp ${lib.version}): ${errnoName(-rc)}`);
       }
     }
     if (plan.flags.waitKillableRecv && plan.notify) {
@@ -486,7 +434,7 @@ function buildProgram(plan: SeccompPlan, skipped: string[]): { program: Buffer; 
           const rc = lib.ruleAdd(ctx, rule.action, nr, conditions.map((c) => ({
             arg: c.index, op: c.op, datumA: BigInt(c.value), datumB: BigInt(c.valueTwo),
           })));
-          if (rc < 0) fail(rule.path, `libseccomp refused the rule for ${name}: ${libc.errnoName(-rc)}`);
+          if (rc < 0) fail(rule.path, `libseccomp refused the rule for ${name}: ${errnoName(-rc)}`);
         }
       }
     }
@@ -501,82 +449,65 @@ function buildProgram(plan: SeccompPlan, skipped: string[]): { program: Buffer; 
   }
 }
 
-/** This process's pid as the runtime sees it: read through the host's /proc, so before pivot_root. */
-function hostPid(): number {
-  return Number(fs.readlinkSync('/proc/self'));
-}
-
 /**
- * In the init, before pivot_root: builds the filter, connects to the listener, and works out
- * the capabilities (see capabilitiesForSeccomp; `capabilities` is what the init must apply).
+ * In `tsrunc create` or `exec`, before anything runs in the container: libseccomp builds the
+ * filter and exports its BPF program, and the capabilities around the load are worked out.
  */
-export function prepareSeccomp(plan: SeccompPlan, proc: Omit<SeccompProcess, 'seccomp'>, lastCap: number): PreparedSeccomp {
+export function buildSeccomp(plan: SeccompPlan, proc: Omit<SeccompProcess, 'seccomp'>, lastCap: number): BuiltSeccomp {
   const caps = capabilitiesForSeccomp({ ...proc, seccomp: plan }, lastCap);
   if (caps.afterLoad) {
     checkPostLoad(plan, 'capset', denies,
-      'without noNewPrivileges loading a filter needs CAP_SYS_ADMIN, which the process does not keep: tsrunc\'s init holds it until the filter is loaded and drops it with capset right after (allow capset, or set process.noNewPrivileges)');
+      'without noNewPrivileges loading a filter needs CAP_SYS_ADMIN, which the process does not keep: tsrunc holds it until the filter is loaded and drops it with capset right after (allow capset, or set process.noNewPrivileges)');
   }
   const skipped: string[] = [];
   const { program, flags } = buildProgram(plan, skipped);
-  let listener: PreparedSeccomp['listener'];
-  if (plan.listener) {
-    const { path, metadata, container } = plan.listener;
-    const pid = hostPid();
-    const state: Record<string, unknown> = {
-      ociVersion: container.ociVersion,
-      id: container.id,
-      // The filter is loaded after `start`, right before the container process is executed.
-      status: container.status ?? 'created',
-      pid,
-      bundle: container.bundle,
-    };
-    if (Object.keys(container.annotations).length > 0) state['annotations'] = container.annotations;
-    const payload = Buffer.from(JSON.stringify({
-      ociVersion: SPEC_VERSION,
-      fds: ['seccompFd'],
-      pid,
-      ...(metadata === undefined ? {} : { metadata }),
-      state,
-    }));
-    prepareScmRights();
-    const socket = connectUnix(path, `connecting to the seccomp listener ${path} (/linux/seccomp/listenerPath)`);
-    listener = { socket, path, payload, message: prepareMessage(payload, [-1]) };
-  }
-  libc.declareCallsAfterSeccomp();
-  return { program, flags, listener, capabilities: caps.apply, capabilitiesAfterLoad: caps.afterLoad, skipped };
+  return { program, flags, listener: plan.listener, capabilities: caps.apply, capabilitiesAfterLoad: caps.afterLoad, skipped };
 }
 
-/** Loads the prepared filter; the last thing before execve, on the thread that calls it. */
-export function loadSeccomp(prepared: PreparedSeccomp): void {
-  const { syscalls } = loadLibseccomp(); // loaded by prepareSeccomp: no syscall here
-  const notifyFd = syscalls.setModeFilter(prepared.flags, prepared.program, 'loading the seccomp filter');
-  const listener = prepared.listener;
-  if (listener) {
-    // The notify fd is close-on-exec (the kernel makes it so): the container never holds it.
-    const context = `sending the seccomp notify fd to ${listener.path} (/linux/seccomp/listenerPath)`;
-    setPreparedFd(listener.message, 0, notifyFd);
-    try {
-      const sent = sendPrepared(listener.socket, listener.message, context);
-      if (sent < listener.payload.length) sendWithFds(listener.socket, listener.payload.subarray(sent), [], context);
-    } catch (error) {
-      // Nobody got the fd: while this process holds it, a notified syscall on the way out
-      // (writing the error, exiting) would wait forever. Without a listener they fail with ENOSYS.
-      libc.close(notifyFd);
-      throw error;
-    }
-    libc.close(listener.socket); // one state per connection, then closed (runtime-spec)
+/** Runs `build`, its errors named as the step they belong to (one line: "preparing the seccomp filter: ..."). */
+export function prepareSeccomp<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    throw new TsruncError(`preparing the seccomp filter: ${(error as Error).message}`);
   }
-  if (prepared.capabilitiesAfterLoad) {
-    libc.capset(prepared.capabilitiesAfterLoad, 'dropping CAP_SYS_ADMIN, held only to load the seccomp filter');
-  }
+}
+
+/** What the listener receives with the notify fd (runtime-spec, "Seccomp"): `pid` is the process's as the runtime sees it. */
+export function listenerPayload(listener: NonNullable<SeccompPlan['listener']>, pid: number): string {
+  const { metadata, container } = listener;
+  const state: Record<string, unknown> = {
+    ociVersion: container.ociVersion,
+    id: container.id,
+    // The filter is loaded after `start`, right before the container process is executed.
+    status: container.status ?? 'created',
+    pid,
+    bundle: container.bundle,
+  };
+  if (Object.keys(container.annotations).length > 0) state['annotations'] = container.annotations;
+  return JSON.stringify({ ociVersion: SPEC_VERSION, fds: ['seccompFd'], pid, ...(metadata === undefined ? {} : { metadata }), state });
 }
 
 /**
- * Builds and loads in one go, for a caller already holding no_new_privs or CAP_SYS_ADMIN and
- * still able to load libseccomp; the init uses prepareSeccomp and loadSeccomp instead.
+ * The last operations before the exec: load, send the notify fd to the listener (whose socket
+ * tsrunc connected, slot `listenerSocket`), drop what the load alone needed. A notify fd that
+ * cannot be sent is closed, so a notified syscall on the way out fails with ENOSYS instead of
+ * waiting for a listener that has none.
  */
-export function applySeccomp(plan: SeccompPlan): void {
-  loadSeccomp(prepareSeccomp(plan, { noNewPrivileges: true, capabilities: undefined, uid: 0 }, 63));
+export function seccompOps(built: BuiltSeccomp, listenerSocket: Slot | null, pid: number, slots: SlotAllocator): StageOp[] {
+  const step = 'loading the seccomp filter';
+  const notify = built.listener && listenerSocket !== null ? slots.take() : null;
+  const ops: StageOp[] = [{ op: 'seccomp', label: step, program: built.program, flags: built.flags, into: notify }];
+  if (notify !== null && listenerSocket !== null && built.listener) {
+    ops.push({
+      op: 'send-fd', label: `${step}: sending the seccomp notify fd to ${built.listener.path} (/linux/seccomp/listenerPath)`,
+      socket: listenerSocket, fd: notify, payload: listenerPayload(built.listener, pid), closeOnFailure: true,
+    });
+  }
+  if (built.capabilitiesAfterLoad) {
+    ops.push({ op: 'capset', label: `${step}: dropping CAP_SYS_ADMIN, held only to load the seccomp filter`, ...built.capabilitiesAfterLoad });
+  }
+  return ops;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,13 +4,14 @@
  * namespace, net.* a network namespace, kernel.domainname a uts namespace. Anything else would
  * change the host for everyone, and is refused at create, before anything is made.
  *
- * The init writes them through /proc/sys before pivot_root: a sysctl file acts on the
- * namespaces of the process writing it (not of the procfs mount), and the init is already
+ * The stage writes them through /proc/sys before pivot_root: a sysctl file acts on the
+ * namespaces of the process writing it (not of the procfs mount), and the stage is already
  * inside the container's namespaces.
  */
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
-import * as libc from './libc.js';
+import type { StageOp } from '../plan/ops.js';
+import { O_NOFOLLOW, O_TRUNC } from './libc.js';
 
 /** [key, value] pairs in config order, keys as config.json writes them (dots or slashes). */
 export type SysctlPlan = [string, string][];
@@ -119,15 +120,9 @@ export function planSysctl(
 
 
 /** Writes each sysctl, in order, through /proc/sys (see the top of this file). */
-export function applySysctl(plan: SysctlPlan): void {
-  for (const [key, value] of plan) {
+export function sysctlOps(plan: SysctlPlan): StageOp[] {
+  return plan.map(([key, value]) => {
     const file = sysctlFile(dottedSysctlKey(key));
-    const context = `${pointer(key)}: setting ${file}`;
-    const fd = libc.open(file, libc.O_WRONLY | libc.O_TRUNC | libc.O_NOFOLLOW | libc.O_CLOEXEC, 0, context);
-    try {
-      libc.writeAll(fd, Buffer.from(value), context);
-    } finally {
-      libc.close(fd);
-    }
-  }
+    return { op: 'write-file', label: `setting sysctls: ${pointer(key)}: setting ${file}`, dir: null, path: file, data: value, flags: O_TRUNC | O_NOFOLLOW };
+  });
 }

@@ -6,10 +6,10 @@
  * only moves it into place.
  */
 import { TsruncError } from '../errors.js';
-import type { MountStep } from '../init/plan.js';
+import type { MountStep } from '../plan/types.js';
 import * as libc from './libc.js';
 import { CLONE_NEWUSER } from './namespaces.js';
-import { spawnThroughStage } from './native-stage.js';
+import { startStage } from './stage-process.js';
 import { checkIdRanges, writeIdMaps, type IdMapping } from './user-namespace.js';
 
 export const IDMAP_OPTIONS: readonly string[] = ['idmap', 'ridmap'];
@@ -46,16 +46,26 @@ export function planIdmap(
   };
 }
 
-/** A user namespace with these maps, as an fd: a native-stage child made for it, never let go on. */
-export function userNamespaceFd(uidMappings: IdMapping[], gidMappings: IdMapping[]): number {
-  const holder = spawnThroughStage({
-    command: '/', args: [], env: [], fds: [], joins: [], cloneFlags: CLONE_NEWUSER, unshareFlags: 0, cloneAgain: false, waitForMaps: true,
-  });
+/**
+ * A user namespace with these maps, as an fd: the native stage makes it (one unshare), tsrunc
+ * writes its maps and opens it, and the stage exits; the fd keeps the namespace.
+ */
+export async function userNamespaceFd(uidMappings: IdMapping[], gidMappings: IdMapping[]): Promise<number> {
+  const holder = startStage(['ignore', 'ignore', 'ignore', 'pipe'], ['idmap-userns']);
   try {
-    writeIdMaps(holder.child.pid, { uidMappings, gidMappings });
-    return libc.open(`/proc/${holder.child.pid}/ns/user`, libc.O_RDONLY | libc.O_CLOEXEC, 0, 'opening the idmap user namespace');
+    holder.send([
+      { op: 'close-from', label: 'closing fds the stage was not given', first: 4 },
+      { op: 'unshare', label: 'creating the user namespace of an idmapped mount', flags: CLONE_NEWUSER },
+      { op: 'send', label: 'asking for the id maps', message: { type: 'userns' } },
+    ]);
+    const message = await holder.next();
+    if (message.type !== 'userns' || holder.pid === undefined) {
+      throw new TsruncError(`making the user namespace of an idmapped mount: ${message.type === 'error' ? String(message['message']) : 'the native stage gave up'}`);
+    }
+    writeIdMaps(holder.pid, { uidMappings, gidMappings });
+    return libc.open(`/proc/${holder.pid}/ns/user`, libc.O_RDONLY | libc.O_CLOEXEC, 0, 'opening the idmap user namespace');
   } finally {
-    holder.release(false); // it exits; the fd keeps its namespace
+    holder.close(); // it reads the end of its channel and exits
     holder.child.unref();
   }
 }

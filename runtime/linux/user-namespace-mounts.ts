@@ -3,16 +3,16 @@
  * not reach them itself: in a user namespace the init is the mapped root, an unprivileged host
  * user, who cannot walk a 0700 bundle or bind-source directory (podman keeps its bind sources
  * under a 0700 userdata directory). Every bind source becomes a detached mount (open_tree with
- * OPEN_TREE_CLONE), its flags and propagation set with mount_setattr, handed to the init as an fd
- * that it only moves into place (rootfs.ts). Idmapped mounts are made the same way, in every
- * container. The rootfs itself reaches the init as its working directory (inRootfsDirectory).
- * Without a user namespace (or rootless) nothing changes: the init mounts by path.
+ * OPEN_TREE_CLONE), its flags and propagation set with mount_setattr, handed to the stage as an
+ * fd that it only moves into place (rootfs.ts). Idmapped mounts are made the same way, in every
+ * container. The rootfs itself reaches the stage as its working directory (it enters it before
+ * it makes its user namespace). Without a user namespace (or rootless) the stage mounts by path.
  */
 import fs from 'node:fs';
-import type { MountStep, RootfsPlan } from '../init/plan.js';
+import type { MountStep, RootfsPlan } from '../plan/types.js';
 import { SyscallError, TsruncError } from '../errors.js';
 import * as libc from './libc.js';
-import { CLONE_FS, CLONE_NEWNS, type NamespacePlan } from './namespaces.js';
+import { hasMountsBelow } from './mountinfo.js';
 import {
   MS_BIND, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_PRIVATE, MS_RDONLY, MS_REC,
   MS_RELATIME, MS_SLAVE, MS_STRICTATIME,
@@ -89,57 +89,61 @@ const NO_ATTR: MountAttr = { set: 0, clear: 0, propagation: 0, usernsFd: 0 };
  * when create runs as host root. A rootless create may not open_tree, and its init, the same
  * user, reaches whatever that user can.
  */
-function initIsMappedRoot(rootfs: RootfsPlan, namespaces: NamespacePlan): boolean {
-  return namespaces.types.includes('user') && !rootfs.chrootOnly && process.geteuid?.() === 0;
+export function initIsMappedRoot(userNamespace: boolean, chrootOnly: boolean, runtimeIsRoot: boolean): boolean {
+  return userNamespace && !chrootOnly && runtimeIsRoot;
 }
 
 /**
- * Opens, in order, the detached mount of every step that gets one (idmapped binds; every bind
- * when the container has a user namespace), records where the init finds it (step.treeFd =
- * firstChildFd, firstChildFd + 1, ...), and marks the rootfs as the init's working directory
- * when it makes a new mount namespace in a user namespace. Returns the host fds, to be passed to
- * the init in that order and closed by the caller after the spawn.
+ * Pure: whether tsrunc makes this mount as a detached tree for the stage to move in: idmapped
+ * binds always; every bind when the init is a user namespace's mapped root, except an rbind
+ * whose source has mounts below it. Mounts the kernel copies into the container's namespace are
+ * locked to it; a detached tree moved in is not, so its root could unmount a submount and see
+ * what it hides: such an rbind is made by path in the stage (locked, but it must be reachable).
  */
-export function openDetachedMounts(rootfs: RootfsPlan, namespaces: NamespacePlan, firstChildFd: number): number[] {
-  const mappedRoot = initIsMappedRoot(rootfs, namespaces);
-  if (mappedRoot && (namespaces.unshareFlags & CLONE_NEWNS) !== 0) rootfs.rootfsAtCwd = true;
-  const fds: number[] = [];
+export function isDetached(step: MountStep, mappedRoot: boolean, hasSubmounts: (source: string) => boolean): boolean {
+  if (step.idmap) return true;
+  const bind = (step.flags & MS_BIND) !== 0;
+  if (!mappedRoot || !bind) return false;
+  return !((step.flags & MS_REC) !== 0 && hasSubmounts(step.source));
+}
+
+/**
+ * Opens, in order, the detached mount of every step the plan marks detached, with its
+ * propagation, idmapping and flags set. Returns them by mount index; the caller closes them
+ * after the spawn.
+ */
+export async function openDetachedMounts(rootfs: RootfsPlan): Promise<Map<number, number>> {
+  const trees = new Map<number, number>();
   const idmapNamespaces = new Map<string, number>();
   try {
     for (const step of rootfs.mounts) {
-      const bind = (step.flags & MS_BIND) !== 0;
-      if (!step.idmap && !(mappedRoot && bind)) continue;
-      // Mounts the kernel copies into the container's namespace are locked to it; a detached
-      // tree moved in is not, so its root could unmount a submount and see what it hides.
-      // Such an rbind is made by path in the init as before (locked, but it must be reachable).
-      if (!step.idmap && (step.flags & MS_REC) !== 0 && hasSubmounts(step.source)) continue;
+      if (!step.detached) continue;
       const context = `mount ${step.index} (${step.idmap ? 'idmapped ' : ''}bind ${step.source} on ${step.destination})`;
       const tree = openSource(step, context);
-      fds.push(tree);
+      trees.set(step.index, tree);
       setAttributes(tree, true, { ...NO_ATTR, propagation: detachedPropagation(rootfs.propagation) }, `${context}: propagation`);
       if (step.idmap) {
         const key = JSON.stringify([step.idmap.uidMappings, step.idmap.gidMappings]);
         let userns = idmapNamespaces.get(key);
         if (userns === undefined) {
-          userns = userNamespaceFd(step.idmap.uidMappings, step.idmap.gidMappings);
+          userns = await userNamespaceFd(step.idmap.uidMappings, step.idmap.gidMappings);
           idmapNamespaces.set(key, userns);
         }
         setAttributes(tree, step.idmap.recursive, { ...NO_ATTR, set: MOUNT_ATTR_IDMAP, usernsFd: userns }, `${context}: idmapping it`);
       }
       // Like a bind's remount, the flags go on the top mount only.
       setAttributes(tree, false, { ...NO_ATTR, ...bindAttributes(step.flags) }, `${context}: flags`);
-      step.treeFd = firstChildFd + fds.length - 1;
     }
-    return fds;
+    return trees;
   } catch (error) {
-    for (const fd of fds) libc.close(fd);
+    for (const fd of trees.values()) libc.close(fd);
     throw error;
   } finally {
     for (const fd of idmapNamespaces.values()) libc.close(fd);
   }
 }
 
-/** Whether anything is mounted below `source` (not on it): from /proc/self/mountinfo. */
+/** Whether anything is mounted below `source` (not on it), in this mount namespace. */
 export function hasSubmounts(source: string, mountinfo?: string): boolean {
   let real: string;
   try {
@@ -147,16 +151,7 @@ export function hasSubmounts(source: string, mountinfo?: string): boolean {
   } catch {
     return false; // a missing source is reported by open_tree with its own message
   }
-  const prefix = real === '/' ? '/' : `${real}/`;
-  const text = mountinfo ?? fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  for (const line of text.split('\n')) {
-    const mountPoint = line.split(' ')[4];
-    if (mountPoint === undefined) continue;
-    // mountinfo escapes space, tab, newline and backslash as octal.
-    const decoded = mountPoint.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-    if (decoded !== real && decoded.startsWith(prefix)) return true;
-  }
-  return false;
+  return hasMountsBelow(real, mountinfo ?? fs.readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
 function openSource(step: MountStep, context: string): number {
@@ -167,23 +162,5 @@ function openSource(step: MountStep, context: string): number {
       throw new TsruncError(`${context}: source ${step.source} does not exist`);
     }
     throw error;
-  }
-}
-
-/**
- * Runs `spawn` with the main thread's working directory in the rootfs when the plan says the
- * init finds its rootfs there: the clone (or the child's unshare) that makes the new mount
- * namespace moves the working directory into it, so the init reaches its rootfs without
- * walking the host path. Only the main thread moves (CLONE_FS unshared), and only meanwhile.
- */
-export function inRootfsDirectory<T>(rootfs: RootfsPlan, spawn: () => T): T {
-  if (!rootfs.rootfsAtCwd) return spawn();
-  libc.unshare(CLONE_FS, 'unshare(CLONE_FS)');
-  const saved = process.cwd();
-  process.chdir(rootfs.rootfs);
-  try {
-    return spawn();
-  } finally {
-    process.chdir(saved);
   }
 }

@@ -1,21 +1,12 @@
 /**
  * User namespaces: linux.uidMappings/gidMappings checked (pure, before anything exists) and
- * written to /proc/PID/{uid_map,setgroups,gid_map} for the init the native stage cloned.
+ * written to /proc/PID/{uid_map,setgroups,gid_map} of the native stage once it made the namespace.
  */
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
-import { connectConsoleSocket, type ConsolePlan } from './console.js';
+import type { IdMapping, UserNamespacePlan } from '../plan/types.js';
 
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
-
-export interface UserNamespacePlan {
-  uidMappings: IdMapping[];
-  gidMappings: IdMapping[];
-}
+export type { IdMapping, UserNamespacePlan };
 
 /** The kernel's limit on lines in uid_map/gid_map (since Linux 4.15). */
 const MAX_MAP_LINES = 340;
@@ -106,12 +97,4 @@ export function writeIdMaps(pid: number, plan: UserNamespacePlan): void {
   writeProcFile(pid, 'uid_map', formatIdMap(plan.uidMappings));
   if (process.geteuid?.() !== 0) writeProcFile(pid, 'setgroups', 'deny');
   writeProcFile(pid, 'gid_map', formatIdMap(plan.gidMappings));
-}
-
-/**
- * --console-socket, connected by tsrunc for an init in a user namespace: its root is an
- * unprivileged host user, who may not reach the manager's socket (runc passes it as an fd too).
- */
-export function consoleSocketForUserNamespace(console: ConsolePlan | undefined, types: readonly string[]): number | undefined {
-  return console && types.includes('user') ? connectConsoleSocket(console) : undefined;
 }

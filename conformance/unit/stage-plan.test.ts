@@ -1,0 +1,120 @@
+/**
+ * The native stage's plan, without running a container: every operation encoded by
+ * runtime/plan/encode.ts and decoded by runtime/native/plan.c (`tsrunc-stage --print-plan`) comes
+ * back with the same fields; the create compiler's first batch is in the kernel's order.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import t from 'tap';
+import { encodeBatch } from '../../runtime/plan/encode.js';
+import { OP_CODES, type StageOp } from '../../runtime/plan/ops.js';
+import { compileCreate } from '../../runtime/container/compile-create.js';
+import { planContainer } from '../../runtime/container/plan-init.js';
+import type { OciConfig } from '../../runtime/spec/config.js';
+import { repoRoot } from '../lib/harness.js';
+
+const stage = path.join(repoRoot, 'dist', 'native', 'tsrunc-stage');
+
+function printed(ops: StageOp[]): string[] {
+  return execFileSync(stage, ['--print-plan'], { input: encodeBatch(ops) }).toString().trim().split('\n');
+}
+
+t.test('every operation survives encoding and decoding', async (t) => {
+  const all: StageOp[] = [
+    { op: 'close-from', label: 'l', first: 7 },
+    { op: 'open', label: 'l', dir: null, path: '/x', flags: 0x10000, mode: 0o644, into: 512 },
+    { op: 'open-in-root', label: 'l', root: 512, path: '/dev', create: 'file', into: 513, check: null },
+    { op: 'mount', label: 'mount 0 (tmpfs tmpfs on /tmp)', source: 'tmpfs', sourceFd: null, target: '', targetFd: 513, fstype: 'tmpfs', flags: 6, data: 'mode=755', ignoreErrno: 1 },
+    { op: 'setrlimit', label: 'l', resource: 7, soft: '18446744073709551615', hard: '18446744073709551615' },
+    { op: 'capset', label: 'l', effective: [0xffffffff, 1], permitted: [2, 3], inheritable: [0, 0] },
+    { op: 'hook', label: 'h', path: '/bin/sh', args: ['sh', '-c', 'exit 0'], env: ['A=1'], stdin: '{"id":"x"}', timeoutSeconds: 5 },
+    { op: 'seccomp', label: 's', program: Buffer.from([0, 1, 2, 0, 0, 0, 0, 0]), flags: 8, into: null },
+    { op: 'exec', label: 'e', path: null, args: ['sh', 'with "quotes"'], env: ['PATH=/bin', 'é=ü'], addHome: true },
+    { op: 'send', label: 'l', message: { type: 'ready' } },
+    { op: 'place-fds', label: 'l', fds: [0, 1, 2, null, 9] },
+  ];
+  const lines = printed(all);
+  t.same(lines, [
+    'close-from 7 | "l"',
+    'open -1 65536 420 512 | "l" "/x"',
+    'open-in-root 512 2 513 -1 | "l" "/dev"',
+    'mount 6 7 -1 513 1 | "mount 0 (tmpfs tmpfs on /tmp)" "tmpfs" "" "tmpfs" "mode=755"',
+    'setrlimit 7 -1 -1 | "l"',
+    'capset 4294967295 1 2 3 0 0 | "l"',
+    'hook 5 3 | "h" "/bin/sh" "{\\"id\\":\\"x\\"}" "sh" "-c" "exit 0" "A=1"',
+    'seccomp 8 -1 | "s" "\\u0000\\u0001\\u0002\\u0000\\u0000\\u0000\\u0000\\u0000"',
+    'exec 2 1 1 | "e" "" "sh" "with \\"quotes\\"" "PATH=/bin" "é=ü"',
+    'send | "l" "{\\"type\\":\\"ready\\"}"',
+    'place-fds 0 1 2 -1 9 | "l"',
+  ]);
+  t.equal(Object.keys(OP_CODES).length, 48, 'as many codes as the C side knows (stage.h OP_MAX)');
+});
+
+t.test('a string with a NUL is refused before anything is sent', async (t) => {
+  t.throws(() => encodeBatch([{ op: 'chdir', label: 'cwd', path: '/a\0b' }]), { message: /cwd: a string of the chdir operation contains a NUL byte/ });
+});
+
+t.test('a truncated batch is one clear error from the stage', async (t) => {
+  const bytes = encodeBatch([{ op: 'chdir', label: 'l', path: '/x' }]);
+  let output = '';
+  try {
+    execFileSync(stage, ['--print-plan'], { input: bytes.subarray(0, bytes.length - 3), stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (error) {
+    output = String((error as { stdout: Buffer }).stdout);
+  }
+  t.match(output, /"type":"error","message":"reading the plan from tsrunc: the channel closed in the middle of a batch"/);
+});
+
+const config = (extra: Partial<OciConfig>): OciConfig => ({
+  ociVersion: '1.2.0',
+  process: { args: ['true'], cwd: '/', env: ['PATH=/bin'] },
+  root: { path: 'rootfs' },
+  mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+  linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }] },
+  ...extra,
+});
+const host = { runtimeIsRoot: true, sourceKind: () => 'directory' as const, hasSubmounts: () => false };
+const flags = { id: 'c1', bundle: '/b', stateDir: '/run/tsrunc/c1', noPivot: false, host };
+
+t.test('create: the first batch joins, makes, and clones, in that order', async (t) => {
+  const plan = planContainer(config({
+    linux: {
+      namespaces: [{ type: 'network', path: '/run/netns/x' }, { type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'time' }],
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      timeOffsets: { monotonic: { secs: 86400, nanosecs: 0 } },
+    },
+  }), flags);
+  const program = compileCreate(plan, undefined, 40);
+  t.same(program.fds.map((fd) => fd.kind), ['stdio', 'stdio', 'stdio', 'channel', 'namespace', 'exec-fifo']);
+  t.same(program.spawn.map((op) => op.op), [
+    'close-from', 'prctl', 'setns', 'chdir', 'unshare', 'send', 'await', 'setgroups', 'setresgid', 'setresuid', 'write-file', 'clone-init',
+  ]);
+  t.match(program.spawn[4], { op: 'unshare', flags: 0x10000000 | 0x00020000 | 0x20000000 | 0x80 }, 'user, mount, pid and time in one unshare');
+  t.match(program.spawn[10], { op: 'write-file', path: '/proc/self/timens_offsets', data: 'monotonic 86400 0\n' });
+  const init = program.init({ pid: 4242, mountinfo: '1 0 8:1 / / rw - ext4 /dev/sda1 rw\n', cgroup: '0::/c1\n', setgroupsDenied: false });
+  const names = init.ops.map((op) => op.op);
+  t.equal(names[0], 'setsid', 'the init starts its own session');
+  t.ok(names.indexOf('pivot-root') < names.indexOf('wait-start'), 'pivot_root before waiting for start');
+  t.ok(names.indexOf('find-executable') < names.indexOf('wait-start'), 'the executable is looked up at create');
+  t.same(names.slice(-3), ['reset-signals', 'place-fds', 'exec'], 'signals reset and fds placed right before the exec');
+  t.ok(names.indexOf('reset-signals') > names.indexOf('wait-start'), 'after start');
+});
+
+t.test('create: a rootless tsrunc keeps the stage dumpable until the id maps are written', async (t) => {
+  const plan = planContainer(config({
+    linux: {
+      namespaces: [{ type: 'user' }, { type: 'mount' }],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+    },
+  }), { ...flags, host: { ...host, runtimeIsRoot: false } });
+  const names = compileCreate(plan, undefined, 40).spawn.map((op) => op.op);
+  t.ok(names.indexOf('prctl') > names.indexOf('await'), 'PR_SET_DUMPABLE 0 after the maps');
+});
+
+t.test('create: no proc on the new root: the wait for start comes before pivot_root', async (t) => {
+  const plan = planContainer(config({ mounts: [] }), flags);
+  const names = compileCreate(plan, undefined, 40).init({ pid: 1, mountinfo: '', cgroup: '', setgroupsDenied: false }).ops.map((op) => op.op);
+  t.ok(names.indexOf('wait-start') < names.indexOf('pivot-root'));
+});

@@ -1,0 +1,129 @@
+/**
+ * Writes a batch of stage operations in the binary form runtime/native/plan.c reads:
+ *
+ *   batch: u32 magic "TSB1", u32 body length, body
+ *   body:  u32 op count, then per op: u32 code, u32 int count, u32 string count,
+ *          int64 ints..., then per string: u32 length, bytes, one NUL
+ *
+ * Every op's first string is its label. The field order of each op below is the layout the C
+ * side reads (the comment above each op_* function there says it too).
+ */
+import { OP_CODES, type StageOp } from './ops.js';
+
+const MAGIC = 0x31425354; // "TSB1", little-endian
+
+type IntField = number | bigint;
+type StrField = string | Buffer;
+
+function slotOrNone(slot: number | null): number {
+  return slot ?? -1;
+}
+
+const CREATE_KINDS = { no: 0, directory: 1, file: 2, 'as-source': 3 } as const;
+
+/** The ints and strings (after the label) of one op, in the C layout. */
+function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
+  switch (op.op) {
+    case 'close-from': return { ints: [op.first], strs: [] };
+    case 'close': return { ints: [op.fd], strs: [] };
+    case 'open': return { ints: [slotOrNone(op.dir), op.flags, op.mode, op.into], strs: [op.path] };
+    case 'open-in-root':
+      return { ints: [op.root, CREATE_KINDS[op.create], op.into, op.check ?? -1], strs: op.source === undefined ? [op.path] : [op.path, op.source] };
+    case 'write-file': return { ints: [slotOrNone(op.dir), op.flags], strs: [op.path, op.data] };
+    case 'chdir': return { ints: [], strs: [op.path] };
+    case 'fchdir': return { ints: [op.fd], strs: [] };
+    case 'chroot': return { ints: [], strs: [op.path] };
+    case 'mount': {
+      const present = (op.source !== null ? 1 : 0) | (op.fstype !== null ? 2 : 0) | (op.data !== null ? 4 : 0);
+      return {
+        ints: [op.flags, present, slotOrNone(op.sourceFd), slotOrNone(op.targetFd), op.ignoreErrno],
+        strs: [op.source ?? '', op.target, op.fstype ?? '', op.data ?? ''],
+      };
+    }
+    case 'umount': return { ints: [op.flags], strs: [op.target] };
+    case 'pivot-root': return { ints: [], strs: [op.newRoot, op.putOld] };
+    case 'open-tree': return { ints: [slotOrNone(op.dir), op.flags, op.into], strs: [op.path] };
+    case 'move-mount': return { ints: [op.from, op.to], strs: [] };
+    case 'device':
+      return { ints: [op.dir, op.type, op.permissions, op.dev, op.uid, op.gid], strs: [op.name, op.hostPath] };
+    case 'unlink': return { ints: [op.dir, op.flags, op.ignoreMissing ? 1 : 0], strs: [op.name] };
+    case 'symlink': return { ints: [op.dir], strs: [op.target, op.name] };
+    case 'mask': return { ints: [], strs: [op.path] };
+    case 'readonly': return { ints: [], strs: [op.path] };
+    case 'setns': return { ints: [op.fd, op.nstype], strs: [] };
+    case 'unshare': return { ints: [op.flags], strs: [] };
+    case 'clone-init': return { ints: [], strs: [] };
+    case 'setgroups': return { ints: [op.ignoreDenied ? 1 : 0, ...op.gids], strs: [] };
+    case 'setresgid': return { ints: [op.gid], strs: [] };
+    case 'setresuid': return { ints: [op.uid], strs: [] };
+    case 'sethostname': return { ints: [], strs: [op.name] };
+    case 'setdomainname': return { ints: [], strs: [op.name] };
+    case 'prctl': {
+      const args = [...op.args, 0, 0, 0, 0].slice(0, 4);
+      return { ints: [op.option, ...args], strs: [] };
+    }
+    case 'capset':
+      return { ints: [...op.effective, ...op.permitted, ...op.inheritable], strs: [] };
+    case 'setrlimit': return { ints: [op.resource, BigInt(op.soft), BigInt(op.hard)], strs: [] };
+    case 'umask': return { ints: [op.mask], strs: [] };
+    case 'keyring': return { ints: [op.addPermissions, op.ignoreMissing ? 1 : 0], strs: [op.name] };
+    case 'send': return { ints: [], strs: [JSON.stringify(op.message)] };
+    case 'await': return { ints: [], strs: [] };
+    case 'fail': return { ints: [], strs: [op.message] };
+    case 'pty': return { ints: [op.socket, op.rows, op.cols, op.devConsole ? 1 : 0, op.into], strs: [] };
+    case 'setsid': return { ints: [], strs: [] };
+    case 'set-ctty': return { ints: [op.fd], strs: [] };
+    case 'chown-stdio': return { ints: [op.uid, op.nullRdev], strs: [] };
+    case 'hook': {
+      const argv = op.args.length > 0 ? op.args : [op.path];
+      return { ints: [op.timeoutSeconds, argv.length], strs: [op.path, op.stdin, ...argv, ...op.env] };
+    }
+    case 'find-executable': return { ints: [], strs: [op.notFound, ...op.candidates] };
+    case 'home-from-passwd': return { ints: [op.uid], strs: [op.passwd] };
+    case 'wait-start': return { ints: [op.fifo], strs: [] };
+    case 'place-fds': return { ints: op.fds.map(slotOrNone), strs: [] };
+    case 'reset-signals': return { ints: [], strs: [] };
+    case 'seccomp': return { ints: [op.flags, slotOrNone(op.into)], strs: [op.program] };
+    case 'send-fd': return { ints: [op.socket, op.fd, op.closeOnFailure ? 1 : 0], strs: [op.payload] };
+    case 'exec':
+      return { ints: [op.args.length, op.addHome ? 1 : 0, op.path === null ? 1 : 0], strs: [op.path ?? '', ...op.args, ...op.env] };
+    case 'dup-onto': return { ints: [op.fd, op.target], strs: [] };
+  }
+}
+
+function checkString(text: StrField, op: StageOp): Buffer {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  // Strings the kernel takes as C strings cannot hold a NUL; blobs (a BPF program) can.
+  if (typeof text === 'string' && bytes.includes(0)) {
+    throw new Error(`${op.label}: a string of the ${op.op} operation contains a NUL byte`);
+  }
+  return bytes;
+}
+
+/** The bytes of one batch. */
+export function encodeBatch(ops: readonly StageOp[]): Buffer {
+  const parts: Buffer[] = [];
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(ops.length);
+  parts.push(count);
+  for (const op of ops) {
+    const { ints, strs } = fields(op);
+    const all = [op.label, ...strs].map((s) => checkString(s, op));
+    const head = Buffer.alloc(12 + 8 * ints.length);
+    head.writeUInt32LE(OP_CODES[op.op], 0);
+    head.writeUInt32LE(ints.length, 4);
+    head.writeUInt32LE(all.length, 8);
+    ints.forEach((value, i) => head.writeBigInt64LE(BigInt.asIntN(64, BigInt(value)), 12 + 8 * i));
+    parts.push(head);
+    for (const bytes of all) {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(bytes.length);
+      parts.push(length, bytes, Buffer.alloc(1));
+    }
+  }
+  const body = Buffer.concat(parts);
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(MAGIC, 0);
+  header.writeUInt32LE(body.length, 4);
+  return Buffer.concat([header, body]);
+}
