@@ -1,7 +1,8 @@
 // Build step, run after tsc: bundles tsc's output into dist/bundle/, so that a tsrunc command
 // reads one file instead of resolving and loading ~60 ES modules (yargs alone is about 30):
 // - tsrunc.cjs: the entry users run, small (runtime/cli/light-main.ts): --version, state, list,
-//   kill and delete; any other command line requires tsrunc-full.cjs, the whole CLI. CommonJS, because
+//   kill and delete; exec requires tsrunc-exec.cjs (exec's modules only); any other command line
+//   requires tsrunc-full.cjs, the whole CLI. CommonJS, because
 //   Node 20's ES module loader costs every command ~15 ms before our code runs (async source
 //   loading through fs/promises, a facade per builtin); a CommonJS file starts as fast as
 //   `node -e 0` plus its own parse, which is why the everyday verbs get a file of their own.
@@ -12,7 +13,7 @@
 // Left out, loaded from node_modules (which is why the bundle lives in dist/ of the checkout or
 // of the installed copy): koffi, a native addon; yargs, ES-module only, imported only for
 // --help, usage errors and the verbs the fast parser leaves to it.
-import { chmodSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,13 +107,17 @@ const plugins = [validatorsApart, lazyBuiltins, sharedBuiltins];
 const lightEntryApart = {
   name: 'light-entry-apart',
   setup(bundle) {
-    bundle.onResolve({ filter: /^\.\/main\.js$/ }, (args) => ({ path: args.path, external: true }));
+    bundle.onResolve({ filter: /^\.\/(main|exec-handler)\.js$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
+
+// Nothing of an earlier build stays behind (a bundle that is no longer built).
+rmSync(outdir, { recursive: true, force: true });
 
 await Promise.all([
   build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'light-main.js')], outfile: join(outdir, 'tsrunc.cjs'), plugins: [...plugins, lightEntryApart] }),
   build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'main.js')], outfile: join(outdir, 'tsrunc-full.cjs'), plugins }),
+  build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'exec-handler.js')], outfile: join(outdir, 'tsrunc-exec.cjs'), plugins }),
   ...['config', 'state'].map((name) =>
     build({ ...common, entryPoints: [join(dist, 'runtime', 'spec', 'generated', `validate-${name}.js`)], outfile: join(outdir, `validate-${name}.cjs`) }),
   ),

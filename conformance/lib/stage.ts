@@ -26,7 +26,7 @@ export async function landing(root: string, containerPath: string, create: Creat
   let landed = containerPath;
   try {
     for (;;) {
-      const message = await session.next();
+      const message = session.next();
       if (message.type === 'resolved') {
         const resolved = String(message['path']);
         if (message['check'] === 1) landed = resolved;

@@ -97,3 +97,30 @@ export function parseFast(argv: readonly string[]): FastParse | undefined {
   }
   return { verb, args };
 }
+
+/** exec's flags that take a value (runc's names), to find where `exec <id> <command...>` starts. */
+const EXEC_VALUE_FLAGS = new Set([
+  '--process', '-p', '--cwd', '--env', '-e', '--user', '-u', '--additional-gids', '-g', '--cap', '-c',
+  '--console-socket', '--pid-file', '--preserve-fds', '--process-label', '--apparmor', '--cgroup',
+]);
+
+/**
+ * `exec <id> sh -c 'x'`: everything after the id is the command, flags and all, as in runc.
+ * A "--" after the id tells yargs so (unless one is there already).
+ */
+export function separateExecCommand(argv: string[]): string[] {
+  const verb = argv.findIndex(isVerb);
+  if (verb < 0 || argv[verb] !== 'exec') return argv;
+  for (let i = verb + 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return argv;
+    if (arg.startsWith('-')) {
+      if (EXEC_VALUE_FLAGS.has(arg)) i++;
+      continue;
+    }
+    // arg is the id
+    if (i + 1 < argv.length && argv[i + 1] !== '--') return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
+    return argv;
+  }
+  return argv;
+}

@@ -11,6 +11,7 @@ import type { VerbName } from './flags.js';
 import type { UpdateFlags } from '../container/update.js';
 import { writeOut } from './output.js';
 import { LIGHT_HANDLERS } from './light-handlers.js';
+import type { ExecArgs } from './exec-handler.js';
 
 interface IdArgs extends GlobalArgs {
   id: string;
@@ -23,26 +24,6 @@ interface CreateArgs extends IdArgs {
   consoleSocket?: string;
   preserveFds: number;
   noNewKeyring: boolean;
-}
-
-interface ExecArgs extends IdArgs {
-  command?: string[];
-  _: (string | number)[];
-  process?: string;
-  cwd?: string;
-  env: string[];
-  user?: string;
-  additionalGids: number[];
-  cap: string[];
-  noNewPrivs: boolean;
-  tty: boolean;
-  consoleSocket?: string;
-  detach: boolean;
-  pidFile?: string;
-  preserveFds: number;
-  apparmor?: string;
-  processLabel?: string;
-  cgroup: string[];
 }
 
 type Handler<A> = (args: A) => Promise<void>;
@@ -71,15 +52,9 @@ export const HANDLERS = {
     });
   }) as Handler<CreateArgs & { detach: boolean; keep: boolean; noSubreaper: boolean }>,
   exec: (async (args) => {
-    const { execInContainer } = await import('../container/exec.js');
-    process.exitCode = await execInContainer({
-      root: args.root, id: args.id, args: [...(args.command ?? []), ...args._.slice(1)].map(String), processFile: args.process, cwd: args.cwd,
-      env: args.env.map(String), user: args.user, additionalGids: args.additionalGids, caps: args.cap.map(String),
-      noNewPrivs: args.noNewPrivs, tty: args.tty, detach: args.detach, pidFile: args.pidFile,
-      consoleSocket: args.consoleSocket, preserveFds: args.preserveFds,
-      apparmor: args.apparmor, processLabel: args.processLabel, cgroups: args.cgroup.map(String),
-    });
-  }) as Handler<ExecArgs>,
+    const { execHandler } = await import('./exec-handler.js');
+    await execHandler(args as unknown as ExecArgs);
+  }) as Handler<IdArgs>,
   list: LIGHT_HANDLERS.list,
   pause: (async (args) => {
     const { pauseContainer } = await import('../container/pause.js');

@@ -25,7 +25,7 @@ import { buildSeccomp, prepareSeccomp, type BuiltSeccomp } from '../linux/seccom
 import { checkMountDestination, type MountDestination } from '../linux/paths.js';
 import { openStageFds } from '../linux/stage-fds.js';
 import { startStage, type StageSession } from '../linux/stage-process.js';
-import { InitProcess } from '../linux/init-process.js';
+import { WatchedProcess } from '../linux/watched-process.js';
 import { validateId } from './id.js';
 import { planContainer } from './plan-init.js';
 import { compileCreate, type CreateProgram, type InitFacts } from './compile-create.js';
@@ -61,7 +61,7 @@ export interface CreateOptions {
 export interface CreatedContainer {
   pid: number;
   dir: string;
-  child: InitProcess;
+  child: WatchedProcess;
 }
 
 /** What the init's own /proc says, for the second half of its program. */
@@ -79,7 +79,7 @@ export function initFacts(pid: number): InitFacts {
 /** The stage's first process has exited (it does once it cloned the init, or failed). */
 function stageExited(session: StageSession): Promise<void> {
   const child = session.child;
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  if (child.hasExited) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
@@ -90,24 +90,24 @@ interface Conversation {
   /** prestart and createRuntime, when the stage asks for them (runtime.md Lifecycle steps 3 and 4). */
   runtimeHooks(pid: number): void;
   /** Set as soon as the stage reports the init's pid. */
-  onInit(init: InitProcess): void;
+  onInit(init: WatchedProcess): void;
 }
 
 /** Answers the stage until the init is ready; throws the first failure, as one line. */
-async function converse({ session, program, plan, runtimeHooks, onInit }: Conversation): Promise<InitProcess> {
-  let init: InitProcess | undefined;
+function converse({ session, program, plan, runtimeHooks, onInit }: Conversation): WatchedProcess {
+  let init: WatchedProcess | undefined;
   let checks: MountDestination[] = [];
   for (;;) {
-    const message = await session.next();
+    const message = session.next();
     switch (message.type) {
       case 'userns':
-        if (session.pid === undefined || !plan.namespaces.user) throw new TsruncError('internal: the stage asked for id maps it has no plan for');
+        if (!plan.namespaces.user) throw new TsruncError('internal: the stage asked for id maps it has no plan for');
         writeIdMaps(session.pid, plan.namespaces.user);
         session.send([]);
         break;
       case 'pid': {
         const pid = Number(message['pid']);
-        init = new InitProcess(pid);
+        init = new WatchedProcess(pid);
         onInit(init);
         const batch = program.init(initFacts(pid));
         checks = batch.checks;
@@ -176,7 +176,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   const dir = lock.dir;
   let cgroups: CgroupManager | undefined;
   let session: StageSession | undefined;
-  let init: InitProcess | undefined;
+  let init: WatchedProcess | undefined;
   try {
     const plan = planContainer(config, {
       id: options.id, bundle, stateDir: dir, noPivot: options.noPivot,
@@ -190,7 +190,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     // Written by the init, which may be another user (a user namespace's root), through its fd.
     fs.chmodSync(fifo, 0o622);
 
-    const trees = await openDetachedMounts(plan.rootfs);
+    const trees = openDetachedMounts(plan.rootfs);
     try {
       const fds = openStageFds(program.fds, trees);
       try {
@@ -212,12 +212,12 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
     cgroups.create();
     cgroups.apply(limits);
-    if (session.pid !== undefined) cgroups.join(session.pid);
+    cgroups.join(session.pid);
     session.send(program.spawn);
     const hooks = config.hooks;
     const stateForHooks = (pid: number) =>
       hookState({ ociVersion: config.ociVersion, id: options.id, pid, bundle, annotations: config.annotations }, 'created');
-    init = await converse({
+    init = converse({
       session, program, plan,
       runtimeHooks: (pid) => {
         // runtime.md Lifecycle steps 3 and 4, in the runtime namespace (config.md).
@@ -264,12 +264,12 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
 
 /** Undoes a create that failed: the stage and init killed and reaped, the cgroup and state directory gone. */
 async function cleanUp(
-  session: StageSession | undefined, init: InitProcess | undefined, cgroups: CgroupManager | undefined,
+  session: StageSession | undefined, init: WatchedProcess | undefined, cgroups: CgroupManager | undefined,
   dir: string, config: OciConfig, id: string, bundle: string,
 ): Promise<void> {
   if (session) {
     session.close(); // a stage waiting for its next batch exits
-    if (session.child.exitCode === null && session.child.signalCode === null) session.child.kill('SIGKILL');
+    session.child.kill('SIGKILL');
     await stageExited(session);
   }
   if (init) await init.killAndReap();

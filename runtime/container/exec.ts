@@ -21,10 +21,10 @@ import { buildSeccomp, planSeccomp, prepareSeccomp } from '../linux/seccomp.js';
 import { cgroupManagerFromPaths } from '../linux/cgroups/index.js';
 import { openStageFds } from '../linux/stage-fds.js';
 import { startStage, type StageSession } from '../linux/stage-process.js';
-import { InitProcess } from '../linux/init-process.js';
+import { WatchedProcess } from '../linux/watched-process.js';
 import { openContainer, writeFileAtomic } from './state-store.js';
 import { containerStatus } from './status.js';
-import { planConsole } from './plan-init.js';
+import { planConsole } from './plan-console.js';
 import { passedFds } from './preserve-fds.js';
 import { withForegroundTerminal, type ForegroundTerminal } from './foreground-terminal.js';
 import { execCgroupPaths } from './exec-cgroup.js';
@@ -169,13 +169,13 @@ export async function execInContainer(options: ExecOptions): Promise<number> {
  * Answers the stage until it cloned the process, then waits until the process exec'd: its
  * channel is close-on-exec, so it ends with nothing said. A failure before that is its error.
  */
-async function converse(session: StageSession, program: ExecProgram, onProcess: (child: InitProcess) => void): Promise<InitProcess> {
-  let child: InitProcess | undefined;
+function converse(session: StageSession, program: ExecProgram, onProcess: (child: WatchedProcess) => void): WatchedProcess {
+  let child: WatchedProcess | undefined;
   for (;;) {
-    const message = await session.next();
+    const message = session.next();
     if (message.type === 'pid') {
       const pid = Number(message['pid']);
-      child = new InitProcess(pid);
+      child = new WatchedProcess(pid);
       onProcess(child);
       let setgroups = '';
       try {
@@ -233,7 +233,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
       fds.close();
     }
     // Into the container's cgroup before the stage reads its program.
-    if (session.pid !== undefined && cgroupPaths && Object.keys(cgroupPaths).length > 0) {
+    if (cgroupPaths && Object.keys(cgroupPaths).length > 0) {
       try {
         cgroupManagerFromPaths(cgroupPaths).join(session.pid);
       } catch (error) {
@@ -249,7 +249,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
     lock.release();
   }
 
-  let child: InitProcess | undefined;
+  let child: WatchedProcess | undefined;
   const forward = (signal: NodeJS.Signals) => {
     // With a terminal, window size changes go to the pty (the kernel tells the process).
     if (signal === 'SIGWINCH' && terminal?.received) return;
@@ -258,7 +258,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
   if (!options.detach) for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   try {
     try {
-      child = await converse(session, program, (started) => (child = started));
+      child = converse(session, program, (started) => (child = started));
     } catch (error) {
       session.close();
       if (child) await child.killAndReap();

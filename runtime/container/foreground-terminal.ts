@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import tty from 'node:tty';
+import nodeModule from 'node:module';
 import * as libc from '../linux/libc.js';
 import { listenUnix, receiveOneFd } from '../linux/scm-rights.js';
 
@@ -70,6 +70,8 @@ export class ForegroundTerminal {
       process.stdin.setRawMode(true);
       this.rawInput = true;
     }
+    // Loaded here, for a terminal only: node:tty (and node:net under it) cost every run ~10 ms.
+    const tty = nodeModule.createRequire(import.meta.url)('node:tty') as typeof import('node:tty');
     const fromContainer = new tty.ReadStream(master);
     const toContainer = new tty.WriteStream(master);
     const input = process.stdin;

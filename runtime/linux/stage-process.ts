@@ -4,18 +4,18 @@
  * The stage runs from a sealed copy of its binary: a memfd with every write seal, exec'd
  * through /proc/<tsrunc>/fd/N. A process in the container that gets hold of the stage's
  * /proc/PID/exe can neither reach a file on the host through it nor change the copy (runc's
- * defence against CVE-2019-5736). The stage is spawned like any program (libuv forks and execs
- * it), so it starts in tsrunc's namespaces with the fds of its table and nothing else; the
- * batches it performs come over its channel (fd 3), and it answers with JSON lines.
+ * defence against CVE-2019-5736). It is spawned like any program (posix_spawn, through koffi:
+ * libuv's spawn would cost loading node:child_process and a fork of Node), so it starts in
+ * tsrunc's namespaces with the fds of its table and nothing else; the batches it performs come
+ * over its channel (fd 3), and it answers with JSON lines.
  */
 import fs from 'node:fs';
-import type net from 'node:net';
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { TsruncError } from '../errors.js';
 import { nativeDir } from '../install-paths.js';
 import { encodeBatch } from '../plan/encode.js';
 import type { StageOp } from '../plan/ops.js';
 import * as libc from './libc.js';
+import { WatchedProcess } from './watched-process.js';
 
 export const STAGE_BINARY = `${nativeDir}/tsrunc-stage`;
 
@@ -24,21 +24,23 @@ let sealed: number | undefined;
 /** The stage binary copied into a sealed memfd, once per tsrunc process. */
 function sealedStage(): number {
   if (sealed !== undefined) return sealed;
-  let binary: Buffer;
+  let binary: number;
   try {
-    binary = fs.readFileSync(STAGE_BINARY);
+    binary = fs.openSync(STAGE_BINARY, 'r');
   } catch (error) {
     throw new TsruncError(`the native stage ${STAGE_BINARY} is not there (run make): ${(error as NodeJS.ErrnoException).code ?? error}`);
   }
   const context = 'copying the native stage into a sealed memfd';
-  const fd = libc.memfdCreate('tsrunc-stage', context);
+  let fd: number | undefined;
   try {
-    let offset = 0;
-    while (offset < binary.length) offset += fs.writeSync(fd, binary, offset);
+    fd = libc.memfdCreate('tsrunc-stage', context);
+    libc.copyFile(binary, fd, fs.fstatSync(binary).size, context);
     libc.addSeals(fd, libc.F_SEAL_SEAL | libc.F_SEAL_SHRINK | libc.F_SEAL_GROW | libc.F_SEAL_WRITE, context);
   } catch (error) {
-    libc.close(fd);
+    if (fd !== undefined) libc.close(fd);
     throw error;
+  } finally {
+    fs.closeSync(binary);
   }
   return (sealed = fd);
 }
@@ -51,77 +53,92 @@ export type StageMessage =
   | { type: 'closed' }
   | { type: string; [field: string]: unknown };
 
+/**
+ * The conversation with a stage, synchronous: tsrunc has nothing else to do while the stage
+ * works, and a blocking read on the channel ends when the stage answers, exits (EOF: its ends
+ * of the channel are gone) or execs the program (its ends are close-on-exec).
+ */
 export class StageSession {
-  private pending = '';
-  private readonly queue: StageMessage[] = [];
-  private waiting: ((message: StageMessage) => void) | undefined;
+  private pending = Buffer.alloc(0);
   private closed = false;
+  private readonly buffer = Buffer.alloc(64 * 1024);
 
-  constructor(readonly child: ChildProcess, private readonly channel: net.Socket) {
-    channel.on('data', (chunk: Buffer) => {
-      this.pending += chunk.toString('utf8');
-      const lines = this.pending.split('\n');
-      this.pending = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line === '') continue;
-        let message: StageMessage;
-        try {
-          message = JSON.parse(line) as StageMessage;
-        } catch {
-          message = { type: 'error', message: `the native stage said something unreadable: ${line.slice(0, 200)}` };
-        }
-        this.deliver(message);
-      }
-    });
-    channel.on('error', () => undefined); // its end is what matters, below
-    channel.on('close', () => {
-      this.closed = true;
-      this.deliver({ type: 'closed' });
-    });
-    child.on('error', (error) => this.deliver({ type: 'error', message: `starting the native stage: ${error.message}` }));
-  }
-
-  private deliver(message: StageMessage): void {
-    const waiter = this.waiting;
-    if (waiter) {
-      this.waiting = undefined;
-      waiter(message);
-    } else {
-      this.queue.push(message);
-    }
-  }
+  constructor(readonly child: WatchedProcess, private readonly channel: number) {}
 
   /** The stage's first process (it exits once it cloned the init). */
-  get pid(): number | undefined {
+  get pid(): number {
     return this.child.pid;
   }
 
   send(ops: readonly StageOp[]): void {
-    if (!this.closed) this.channel.write(encodeBatch(ops));
+    if (this.closed) return;
+    try {
+      libc.writeAll(this.channel, encodeBatch(ops), 'sending the native stage its next operations');
+    } catch {
+      // It is gone: its error, or the end of the channel, is what next() reports.
+    }
   }
 
   /** The next message; { type: 'closed' } (again and again) once the channel ended. */
-  next(): Promise<StageMessage> {
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.closed) return Promise.resolve({ type: 'closed' });
-    return new Promise((resolve) => (this.waiting = resolve));
+  next(): StageMessage {
+    for (;;) {
+      const newline = this.pending.indexOf(10);
+      if (newline >= 0) {
+        const line = this.pending.subarray(0, newline).toString('utf8');
+        this.pending = this.pending.subarray(newline + 1);
+        if (line === '') continue;
+        try {
+          return JSON.parse(line) as StageMessage;
+        } catch {
+          return { type: 'error', message: `the native stage said something unreadable: ${line.slice(0, 200)}` };
+        }
+      }
+      if (this.closed) return { type: 'closed' };
+      let count: number;
+      try {
+        count = fs.readSync(this.channel, this.buffer, 0, this.buffer.length, null);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EINTR' || (error as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        count = 0;
+      }
+      if (count === 0) this.close();
+      else this.pending = Buffer.concat([this.pending, this.buffer.subarray(0, count)]);
+    }
   }
 
   /** Ends the conversation: a stage waiting for a batch exits. */
   close(): void {
-    this.channel.destroy();
+    if (this.closed) return;
+    this.closed = true;
+    libc.close(this.channel);
   }
 }
 
+/** An fd of the stage: a host fd, /dev/null, or its channel. */
+export type StageFd = number | 'ignore' | 'pipe';
+
 /**
- * Spawns the stage with these fds (entry i becomes its fd i; 'pipe' at 3 is the channel).
+ * Spawns the stage with these fds (entry i becomes its fd i; 'pipe' is the channel, at 3).
  * `args` are for `ps` readers ("tsrunc init <id> <dir>"); its environment is empty.
  */
-export function startStage(stdio: StdioOptions, args: string[]): StageSession {
-  const binary = `/proc/${process.pid}/fd/${sealedStage()}`;
-  const child = spawn(binary, args, { argv0: 'tsrunc', stdio, env: {} });
-  const channel = child.stdio[3] as net.Socket | null;
-  if (!channel) throw new TsruncError('internal: the native stage was spawned without its channel');
-  return new StageSession(child, channel);
+export function startStage(fds: readonly StageFd[], args: string[]): StageSession {
+  const context = 'starting the native stage';
+  const binary = `/proc/self/fd/${sealedStage()}`;
+  const [parentEnd, childEnd] = libc.socketpair(`${context}: its channel`);
+  let devNull: number | undefined;
+  try {
+    const sources = fds.map((fd) => {
+      if (fd === 'pipe') return childEnd;
+      if (fd === 'ignore') return (devNull ??= libc.open('/dev/null', libc.O_RDWR | libc.O_CLOEXEC, 0, `${context}: /dev/null`));
+      return fd;
+    });
+    const pid = libc.spawnWithFds(binary, ['tsrunc', ...args], sources, context);
+    return new StageSession(new WatchedProcess(pid), parentEnd);
+  } catch (error) {
+    libc.close(parentEnd);
+    throw error;
+  } finally {
+    libc.close(childEnd);
+    if (devNull !== undefined) libc.close(devNull);
+  }
 }

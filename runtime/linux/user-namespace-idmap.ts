@@ -50,7 +50,7 @@ export function planIdmap(
  * A user namespace with these maps, as an fd: the native stage makes it (one unshare), tsrunc
  * writes its maps and opens it, and the stage exits; the fd keeps the namespace.
  */
-export async function userNamespaceFd(uidMappings: IdMapping[], gidMappings: IdMapping[]): Promise<number> {
+export function userNamespaceFd(uidMappings: IdMapping[], gidMappings: IdMapping[]): number {
   const holder = startStage(['ignore', 'ignore', 'ignore', 'pipe'], ['idmap-userns']);
   try {
     holder.send([
@@ -58,8 +58,8 @@ export async function userNamespaceFd(uidMappings: IdMapping[], gidMappings: IdM
       { op: 'unshare', label: 'creating the user namespace of an idmapped mount', flags: CLONE_NEWUSER },
       { op: 'send', label: 'asking for the id maps', message: { type: 'userns' } },
     ]);
-    const message = await holder.next();
-    if (message.type !== 'userns' || holder.pid === undefined) {
+    const message = holder.next();
+    if (message.type !== 'userns') {
       throw new TsruncError(`making the user namespace of an idmapped mount: ${message.type === 'error' ? String(message['message']) : 'the native stage gave up'}`);
     }
     writeIdMaps(holder.pid, { uidMappings, gidMappings });

@@ -112,7 +112,7 @@ export function isDetached(step: MountStep, mappedRoot: boolean, hasSubmounts: (
  * propagation, idmapping and flags set. Returns them by mount index; the caller closes them
  * after the spawn.
  */
-export async function openDetachedMounts(rootfs: RootfsPlan): Promise<Map<number, number>> {
+export function openDetachedMounts(rootfs: RootfsPlan): Map<number, number> {
   const trees = new Map<number, number>();
   const idmapNamespaces = new Map<string, number>();
   try {
@@ -126,7 +126,7 @@ export async function openDetachedMounts(rootfs: RootfsPlan): Promise<Map<number
         const key = JSON.stringify([step.idmap.uidMappings, step.idmap.gidMappings]);
         let userns = idmapNamespaces.get(key);
         if (userns === undefined) {
-          userns = await userNamespaceFd(step.idmap.uidMappings, step.idmap.gidMappings);
+          userns = userNamespaceFd(step.idmap.uidMappings, step.idmap.gidMappings);
           idmapNamespaces.set(key, userns);
         }
         setAttributes(tree, step.idmap.recursive, { ...NO_ATTR, set: MOUNT_ATTR_IDMAP, usernsFd: userns }, `${context}: idmapping it`);

@@ -91,7 +91,7 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
   }
 }
 
-function checkString(text: StrField, op: StageOp): Buffer {
+function bytesOf(text: StrField, op: StageOp): Buffer {
   const bytes = typeof text === 'string' ? Buffer.from(text) : text;
   // Strings the kernel takes as C strings cannot hold a NUL; blobs (a BPF program) can.
   if (typeof text === 'string' && bytes.includes(0)) {
@@ -100,30 +100,40 @@ function checkString(text: StrField, op: StageOp): Buffer {
   return bytes;
 }
 
-/** The bytes of one batch. */
+/** The bytes of one batch: sized first, then written into one buffer. */
 export function encodeBatch(ops: readonly StageOp[]): Buffer {
-  const parts: Buffer[] = [];
-  const count = Buffer.alloc(4);
-  count.writeUInt32LE(ops.length);
-  parts.push(count);
-  for (const op of ops) {
+  const encoded = ops.map((op) => {
     const { ints, strs } = fields(op);
-    const all = [op.label, ...strs].map((s) => checkString(s, op));
-    const head = Buffer.alloc(12 + 8 * ints.length);
-    head.writeUInt32LE(OP_CODES[op.op], 0);
-    head.writeUInt32LE(ints.length, 4);
-    head.writeUInt32LE(all.length, 8);
-    ints.forEach((value, i) => head.writeBigInt64LE(BigInt.asIntN(64, BigInt(value)), 12 + 8 * i));
-    parts.push(head);
-    for (const bytes of all) {
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(bytes.length);
-      parts.push(length, bytes, Buffer.alloc(1));
+    const strings = [op.label, ...strs].map((s) => bytesOf(s, op));
+    return { code: OP_CODES[op.op], ints, strings, size: 12 + 8 * ints.length + strings.reduce((n, b) => n + 5 + b.length, 0) };
+  });
+  const bodyLength = 4 + encoded.reduce((n, e) => n + e.size, 0);
+  const out = Buffer.allocUnsafe(8 + bodyLength);
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt32LE(bodyLength, 4);
+  out.writeUInt32LE(ops.length, 8);
+  let at = 12;
+  for (const { code, ints, strings } of encoded) {
+    out.writeUInt32LE(code, at);
+    out.writeUInt32LE(ints.length, at + 4);
+    out.writeUInt32LE(strings.length, at + 8);
+    at += 12;
+    for (const value of ints) {
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= -0x80000000 && value <= 0xffffffff) {
+        // The common case without BigInt: low word, then the sign-extended high word.
+        out.writeUInt32LE(value >>> 0, at);
+        out.writeInt32LE(value < 0 ? -1 : 0, at + 4);
+      } else {
+        out.writeBigInt64LE(BigInt.asIntN(64, BigInt(value)), at);
+      }
+      at += 8;
+    }
+    for (const bytes of strings) {
+      out.writeUInt32LE(bytes.length, at);
+      bytes.copy(out, at + 4);
+      out[at + 4 + bytes.length] = 0;
+      at += 5 + bytes.length;
     }
   }
-  const body = Buffer.concat(parts);
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(MAGIC, 0);
-  header.writeUInt32LE(body.length, 4);
-  return Buffer.concat([header, body]);
+  return out;
 }

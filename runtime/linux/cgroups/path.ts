@@ -12,10 +12,9 @@
  * cgroupfs driver sets the cgroup name to the container id and no parent, which resolves
  * relative to its own cgroup). Container ids are unique only within one --root, while cgroups
  * are host-wide, and delete and kill --all act on every process in the cgroup: so with a
- * --root other than the default /run/tsrunc the name is "<id>-<first 8 hex digits of the
- * sha256 of the root's absolute path>", and two roots that reuse an id never share a cgroup.
+ * --root other than the default /run/tsrunc the name is "<id>-<8 hex digits: a hash of the
+ * root's absolute path>", and two roots that reuse an id do not share a cgroup.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { TsruncError } from '../../errors.js';
 import type { CgroupPaths } from './manager.js';
@@ -27,8 +26,17 @@ export const DEFAULT_STATE_ROOT = '/run/tsrunc';
 export function defaultCgroupsPath(id: string, stateRoot: string = DEFAULT_STATE_ROOT): string {
   const root = path.resolve(stateRoot);
   if (root === DEFAULT_STATE_ROOT) return id;
-  const tag = crypto.createHash('sha256').update(root).digest('hex').slice(0, 8);
-  return `${id}-${tag}`;
+  return `${id}-${fnv1a32(root)}`;
+}
+
+/**
+ * 32-bit FNV-1a of the UTF-8 bytes, as 8 hex digits: enough to tell roots apart in a name, and
+ * no node:crypto to load (~6 ms) for every create and delete under a --root of its own.
+ */
+function fnv1a32(text: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, '0');
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
- * The container's init (or an exec'd process) as tsrunc watches it: the native stage cloned it
- * as tsrunc's child (CLONE_PARENT) but not libuv's, so it is reaped here on SIGCHLD with
- * waitpid(pid, WNOHANG), which leaves libuv's own children alone.
+ * A child of tsrunc's that libuv did not make: the native stage (posix_spawn), and the
+ * container's init or exec'd process, which the stage cloned as tsrunc's child (CLONE_PARENT).
+ * Reaped here on SIGCHLD with waitpid(pid, WNOHANG), which leaves libuv's own children alone.
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
@@ -12,7 +12,7 @@ const signalNames = new Map<number, NodeJS.Signals>(
 );
 
 /** Emits 'exit' (code, signal) once. */
-export class InitProcess extends EventEmitter {
+export class WatchedProcess extends EventEmitter {
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   private exited = false;
