@@ -32,6 +32,7 @@ t.test('every operation survives encoding and decoding', async (t) => {
     { op: 'exec', label: 'e', path: null, args: ['sh', 'with "quotes"'], env: ['PATH=/bin', 'é=ü'], addHome: true },
     { op: 'send', label: 'l', message: { type: 'ready' } },
     { op: 'place-fds', label: 'l', fds: [0, 1, 2, null, 9] },
+    { op: 'capbset-drop', label: 'l', capabilities: [0, 40] },
   ];
   const lines = printed(all);
   t.same(lines, [
@@ -46,8 +47,9 @@ t.test('every operation survives encoding and decoding', async (t) => {
     'exec 2 1 1 | "e" "" "sh" "with \\"quotes\\"" "PATH=/bin" "é=ü"',
     'send | "l" "{\\"type\\":\\"ready\\"}"',
     'place-fds 0 1 2 -1 9 | "l"',
+    'capbset-drop 0 40 | "l"',
   ]);
-  t.equal(Object.keys(OP_CODES).length, 48, 'as many codes as the C side knows (stage.h OP_MAX)');
+  t.equal(Object.keys(OP_CODES).length, 49, 'as many codes as the C side knows (stage.h OP_MAX)');
 });
 
 t.test('a string with a NUL is refused before anything is sent', async (t) => {

@@ -18,7 +18,7 @@ import { lastCapability, planCapabilities } from '../linux/capabilities.js';
 import { planRlimits } from '../linux/rlimits.js';
 import { planLsm } from '../linux/lsm.js';
 import { buildSeccomp, planSeccomp, prepareSeccomp } from '../linux/seccomp.js';
-import { cgroupManagerFromPaths } from '../linux/cgroups/index.js';
+import { joinCgroups } from '../linux/cgroups/join.js';
 import { openStageFds } from '../linux/stage-fds.js';
 import { startStage, type StageSession } from '../linux/stage-process.js';
 import { WatchedProcess } from '../linux/watched-process.js';
@@ -169,7 +169,21 @@ export async function execInContainer(options: ExecOptions): Promise<number> {
  * Answers the stage until it cloned the process, then waits until the process exec'd: its
  * channel is close-on-exec, so it ends with nothing said. A failure before that is its error.
  */
-function converse(session: StageSession, program: ExecProgram, onProcess: (child: WatchedProcess) => void): WatchedProcess {
+/** "deny" in /proc/PID/setgroups: a user namespace whose maps an unprivileged writer made. */
+function setgroupsDenied(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() === 'deny';
+  } catch {
+    return false; // no user namespaces in this kernel
+  }
+}
+
+/**
+ * Answers the stage until it cloned the process, then waits until the process exec'd: its
+ * channel is close-on-exec, so it ends with nothing said. A failure before that is its error.
+ * `sent`: the process's batch went with the first (nothing in it needs its pid).
+ */
+function converse(session: StageSession, program: ExecProgram, sent: boolean, onProcess: (child: WatchedProcess) => void): WatchedProcess {
   let child: WatchedProcess | undefined;
   for (;;) {
     const message = session.next();
@@ -177,13 +191,7 @@ function converse(session: StageSession, program: ExecProgram, onProcess: (child
       const pid = Number(message['pid']);
       child = new WatchedProcess(pid);
       onProcess(child);
-      let setgroups = '';
-      try {
-        setgroups = fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8');
-      } catch {
-        // no user namespaces in this kernel
-      }
-      session.send(program.process({ pid, setgroupsDenied: setgroups.trim() === 'deny' }));
+      if (!sent) session.send(program.process({ pid, setgroupsDenied: setgroupsDenied(pid) }));
     } else if (message.type === 'error') {
       throw new TsruncError(`exec failed: ${String(message['message'])}`);
     } else if (message.type === 'closed') {
@@ -201,6 +209,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
   const { lock, state } = openContainer(options.root, options.id);
   let session: StageSession | undefined;
   let program: ExecProgram;
+  let sentAtOnce = false;
   try {
     const status = containerStatus(state, lock.dir);
     if (status === 'stopped') throw new TsruncError(`cannot exec in a stopped container: ${options.id}`);
@@ -235,13 +244,17 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
     // Into the container's cgroup before the stage reads its program.
     if (cgroupPaths && Object.keys(cgroupPaths).length > 0) {
       try {
-        cgroupManagerFromPaths(cgroupPaths).join(session.pid);
+        joinCgroups(cgroupPaths, session.pid);
       } catch (error) {
         session.child.kill('SIGKILL');
         throw error;
       }
     }
     session.send(program.spawn);
+    // The process's own batch right away, unless a seccomp listener must be told its pid: the
+    // clone reads it from the channel once it exists (same user namespace as the init, same setgroups).
+    sentAtOnce = !seccomp?.listener;
+    if (sentAtOnce) session.send(program.process({ pid: 0, setgroupsDenied: setgroupsDenied(state.pid) }));
   } catch (error) {
     session?.close();
     throw error;
@@ -258,7 +271,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
   if (!options.detach) for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   try {
     try {
-      child = converse(session, program, (started) => (child = started));
+      child = converse(session, program, sentAtOnce, (started) => (child = started));
     } catch (error) {
       session.close();
       if (child) await child.killAndReap();

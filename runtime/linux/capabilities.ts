@@ -52,7 +52,6 @@ function toWords(numbers: readonly number[]): [number, number] {
 }
 
 const PR_SET_KEEPCAPS = 8;
-const PR_CAPBSET_DROP = 24;
 const PR_CAP_AMBIENT = 47;
 const PR_CAP_AMBIENT_RAISE = 2;
 const PR_CAP_AMBIENT_CLEAR_ALL = 4;
@@ -65,12 +64,12 @@ export function lastCapability(): number {
 /** Step one, while still root: drop what the bounding set does not keep, keep caps across the change of user. */
 export function boundingSetOps(plan: CapabilityPlan, lastCap: number, step: string): StageOp[] {
   const keep = new Set(plan.bounding);
-  const ops: StageOp[] = [];
-  for (let cap = 0; cap <= lastCap; cap++) {
-    if (!keep.has(cap)) ops.push({ op: 'prctl', label: `${step}: dropping ${capabilityName(cap)} from the bounding set`, option: PR_CAPBSET_DROP, args: [cap] });
-  }
-  ops.push({ op: 'prctl', label: `${step}: keeping capabilities across the change of user`, option: PR_SET_KEEPCAPS, args: [1] });
-  return ops;
+  const drop: number[] = [];
+  for (let cap = 0; cap <= lastCap; cap++) if (!keep.has(cap)) drop.push(cap);
+  return [
+    { op: 'capbset-drop', label: `${step}: dropping capabilities from the bounding set`, capabilities: drop },
+    { op: 'prctl', label: `${step}: keeping capabilities across the change of user`, option: PR_SET_KEEPCAPS, args: [1] },
+  ];
 }
 
 /** capset's words for a set: capabilities this kernel does not know are left out. */

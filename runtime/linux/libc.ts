@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import nodeModule from 'node:module';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
-import { SyscallError } from '../errors.js';
+import { SyscallError, TsruncError } from '../errors.js';
 import { distDir } from '../install-paths.js';
 import { arch } from './arch.js';
 
@@ -115,9 +115,7 @@ const c = {
   waitpid: libcFunction<[number, number[], number], number>('int waitpid(int pid, _Out_ int *status, int options)'),
   poll: libcFunction<[Buffer, number, number], number>('int poll(void *fds, unsigned long nfds, int timeout)'),
   memfdCreate: libcFunction<[string, number], number>('int memfd_create(const char *name, unsigned int flags)'),
-  copyFileRange: libcFunction<[number, null, number, null, number, number], number>(
-    'long copy_file_range(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)',
-  ),
+  sendfile: libcFunction<[number, number, null, number], number>('long sendfile(int out_fd, int in_fd, void *offset, size_t count)'),
   socketpair: libcFunction<[number, number, number, number[]], number>('int socketpair(int domain, int type, int protocol, _Out_ int *fds)'),
   fileActionsInit: libcFunction<[Buffer], number>('int posix_spawn_file_actions_init(void *actions)'),
   fileActionsDup2: libcFunction<[Buffer, number, number], number>('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
@@ -224,11 +222,14 @@ export function memfdCreate(name: string, context: string): number {
   return check(c.memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), 'memfd_create', context); // before 6.3
 }
 
-/** Copies all of file `from` into `to` in the kernel (copy_file_range), falling back to read and write. */
+/**
+ * Copies all of file `from` into `to` in the kernel with sendfile(2), which takes any output
+ * file (copy_file_range refuses one on another filesystem, as a memfd is); read and write if not.
+ */
 export function copyFile(from: number, to: number, length: number, context: string): void {
   let copied = 0;
   while (copied < length) {
-    const count = Number(c.copyFileRange(from, null, to, null, length - copied, 0));
+    const count = Number(c.sendfile(to, from, null, length - copied));
     if (count > 0) {
       copied += count;
       continue;
@@ -236,13 +237,14 @@ export function copyFile(from: number, to: number, length: number, context: stri
     if (count === 0) break;
     const errno = ffi().errno();
     if (errno === EINTR) continue;
-    if (copied === 0 && (errno === 18 /* EXDEV */ || errno === 38 /* ENOSYS */ || errno === EINVAL)) {
+    if (copied === 0 && (errno === EINVAL || errno === 38 /* ENOSYS */)) {
       const data = fs.readFileSync(from);
       for (let offset = 0; offset < data.length;) offset += fs.writeSync(to, data, offset);
       return;
     }
-    throw new SyscallError('copy_file_range', errno, errnoName(errno), context);
+    throw new SyscallError('sendfile', errno, errnoName(errno), context);
   }
+  if (copied < length) throw new TsruncError(`${context}: the file ended after ${copied} of ${length} bytes`);
 }
 
 export function addSeals(fd: number, seals: number, context: string): void {

@@ -147,6 +147,7 @@ static const char *const names[OP_MAX + 1] = {
   [OP_FIND_EXECUTABLE] = "find-executable", [OP_HOME_FROM_PASSWD] = "home-from-passwd",
   [OP_WAIT_START] = "wait-start", [OP_PLACE_FDS] = "place-fds", [OP_RESET_SIGNALS] = "reset-signals",
   [OP_SECCOMP] = "seccomp", [OP_SEND_FD] = "send-fd", [OP_EXEC] = "exec", [OP_DUP_ONTO] = "dup-onto",
+  [OP_CAPBSET_DROP] = "capbset-drop",
 };
 
 const char *op_name(uint32_t code) {

@@ -115,6 +115,15 @@ static void run_op(const struct op *op) {
     check(op, prctl((int)op_int(op, 0), (unsigned long)op_int(op, 1), (unsigned long)op_int(op, 2), (unsigned long)op_int(op, 3), (unsigned long)op_int(op, 4)), "prctl");
     break;
   case OP_CAPSET: op_capset(op); break;
+  case OP_CAPBSET_DROP:
+    for (uint32_t i = 0; i < op->n_ints; i++) {
+      if (prctl(PR_CAPBSET_DROP, (unsigned long)op->ints[i], 0, 0, 0) < 0) {
+        char call[64];
+        snprintf(call, sizeof call, "prctl(PR_CAPBSET_DROP, %lld)", (long long)op->ints[i]);
+        fail_call(op, call, errno);
+      }
+    }
+    break;
   case OP_SETRLIMIT: op_setrlimit(op); break;
   case OP_UMASK: umask((mode_t)op_int(op, 0)); break;
   case OP_KEYRING: op_keyring(op); break;

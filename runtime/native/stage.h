@@ -61,7 +61,8 @@ enum op_code {
   OP_SEND_FD = 46,
   OP_EXEC = 47,
   OP_DUP_ONTO = 48,
-  OP_MAX = 48,
+  OP_CAPBSET_DROP = 49,
+  OP_MAX = 49,
 };
 
 /* A string field: its bytes (NUL-terminated in the batch buffer) and length (a blob may hold NULs). */

@@ -62,6 +62,7 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
       const args = [...op.args, 0, 0, 0, 0].slice(0, 4);
       return { ints: [op.option, ...args], strs: [] };
     }
+    case 'capbset-drop': return { ints: op.capabilities, strs: [] };
     case 'capset':
       return { ints: [...op.effective, ...op.permitted, ...op.inheritable], strs: [] };
     case 'setrlimit': return { ints: [op.resource, BigInt(op.soft), BigInt(op.hard)], strs: [] };
@@ -91,21 +92,21 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
   }
 }
 
-function bytesOf(text: StrField, op: StageOp): Buffer {
-  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+/** The UTF-8 length of a string field (a blob's own length), refusing a NUL in a C string. */
+function lengthOf(text: StrField, op: StageOp): number {
+  if (typeof text !== 'string') return text.length;
   // Strings the kernel takes as C strings cannot hold a NUL; blobs (a BPF program) can.
-  if (typeof text === 'string' && bytes.includes(0)) {
-    throw new Error(`${op.label}: a string of the ${op.op} operation contains a NUL byte`);
-  }
-  return bytes;
+  if (text.includes('\0')) throw new Error(`${op.label}: a string of the ${op.op} operation contains a NUL byte`);
+  return Buffer.byteLength(text);
 }
 
 /** The bytes of one batch: sized first, then written into one buffer. */
 export function encodeBatch(ops: readonly StageOp[]): Buffer {
   const encoded = ops.map((op) => {
     const { ints, strs } = fields(op);
-    const strings = [op.label, ...strs].map((s) => bytesOf(s, op));
-    return { code: OP_CODES[op.op], ints, strings, size: 12 + 8 * ints.length + strings.reduce((n, b) => n + 5 + b.length, 0) };
+    const strings = [op.label, ...strs];
+    const lengths = strings.map((text) => lengthOf(text, op));
+    return { code: OP_CODES[op.op], ints, strings, lengths, size: 12 + 8 * ints.length + lengths.reduce((n, length) => n + 5 + length, 0) };
   });
   const bodyLength = 4 + encoded.reduce((n, e) => n + e.size, 0);
   const out = Buffer.allocUnsafe(8 + bodyLength);
@@ -113,7 +114,7 @@ export function encodeBatch(ops: readonly StageOp[]): Buffer {
   out.writeUInt32LE(bodyLength, 4);
   out.writeUInt32LE(ops.length, 8);
   let at = 12;
-  for (const { code, ints, strings } of encoded) {
+  for (const { code, ints, strings, lengths } of encoded) {
     out.writeUInt32LE(code, at);
     out.writeUInt32LE(ints.length, at + 4);
     out.writeUInt32LE(strings.length, at + 8);
@@ -128,12 +129,14 @@ export function encodeBatch(ops: readonly StageOp[]): Buffer {
       }
       at += 8;
     }
-    for (const bytes of strings) {
-      out.writeUInt32LE(bytes.length, at);
-      bytes.copy(out, at + 4);
-      out[at + 4 + bytes.length] = 0;
-      at += 5 + bytes.length;
-    }
+    strings.forEach((text, i) => {
+      const length = lengths[i]!;
+      out.writeUInt32LE(length, at);
+      if (typeof text === 'string') out.write(text, at + 4, length, 'utf8');
+      else text.copy(out, at + 4);
+      out[at + 4 + length] = 0;
+      at += 5 + length;
+    });
   }
   return out;
 }

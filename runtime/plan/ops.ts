@@ -57,6 +57,8 @@ export type StageOp =
   | { op: 'sethostname'; label: string; name: string }
   | { op: 'setdomainname'; label: string; name: string }
   | { op: 'prctl'; label: string; option: number; args: number[] }
+  /** prctl(PR_CAPBSET_DROP) of each. */
+  | { op: 'capbset-drop'; label: string; capabilities: number[] }
   /** Each set as two 32-bit words, low first. */
   | { op: 'capset'; label: string; effective: [number, number]; permitted: [number, number]; inheritable: [number, number] }
   /** soft and hard as decimal uint64 text (RLIM_INFINITY is 2^64-1). */
@@ -100,7 +102,7 @@ export const OP_CODES: Record<OpName, number> = {
   setresgid: 23, setresuid: 24, sethostname: 25, setdomainname: 26, prctl: 27, capset: 28, setrlimit: 29,
   umask: 30, keyring: 31, send: 32, await: 33, fail: 34, pty: 35, setsid: 36, 'set-ctty': 37,
   'chown-stdio': 38, hook: 39, 'find-executable': 40, 'home-from-passwd': 41, 'wait-start': 42,
-  'place-fds': 43, 'reset-signals': 44, seccomp: 45, 'send-fd': 46, exec: 47, 'dup-onto': 48,
+  'place-fds': 43, 'reset-signals': 44, seccomp: 45, 'send-fd': 46, exec: 47, 'dup-onto': 48, 'capbset-drop': 49,
 };
 
 /** A mount op with the usual defaults: no slots, no NULLs but the ones asked for, no errno ignored. */
