@@ -3,6 +3,8 @@
  * `lo`), joined ones are really shared, and a path of the wrong kind is refused cleanly.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { Sandbox, busyboxConfig, waitFor } from '../lib/harness.js';
 import { assertNothingLeft, expectCreateFailure, fields, runScript } from '../lib/container-helpers.js';
@@ -107,4 +109,21 @@ t.test('a namespace path of the wrong kind or missing is refused before anything
     fs.writeFileSync(file, '');
     await expectCreateFailure(t, sandbox, busyboxConfig(['true'], namespacesWith({ path: file })), new RegExp(`namespace network: ${file} is not a network namespace`));
   });
+});
+
+t.test('a network namespace given as a bind-mounted file (ip netns add, as CNI and netavark make them) is joined', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const name = `tsrunc-test-${path.basename(sandbox.dir).replace(/[^\w-]/g, '')}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  t.teardown(() => execFileSync('ip', ['netns', 'del', name]));
+  const file = `/run/netns/${name}`;
+  const inode = fs.statSync(file).ino;
+  const config = busyboxConfig(['sh', '-c', 'echo net=$(readlink /proc/self/ns/net)'], {
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: file }] },
+  });
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), 'netns']);
+  t.equal(result.status, 0, result.stderr);
+  t.equal(fields(result.stdout)['net'], `net:[${inode}]`, 'the container is in that network namespace');
+  assertNothingLeft(t, sandbox);
 });

@@ -14,10 +14,9 @@ import type { TsruncState } from '../spec/state.js';
 import type { ExecPlan, NamespaceType, ProcessPlan } from '../plan/types.js';
 import * as libc from '../linux/libc.js';
 import { namespaceKinds } from '../linux/namespaces.js';
-import { lastCapability, planCapabilities } from '../linux/capabilities.js';
-import { planRlimits } from '../linux/rlimits.js';
-import { planLsm } from '../linux/lsm.js';
-import { buildSeccomp, planSeccomp, prepareSeccomp } from '../linux/seccomp.js';
+import { lastCapability } from '../linux/capabilities.js';
+import { buildSeccomp, prepareSeccomp } from '../linux/seccomp.js';
+import { planProcess } from './plan-process.js';
 import { joinCgroups } from '../linux/cgroups/join.js';
 import { openStageFds } from '../linux/stage-fds.js';
 import { startStage, type StageSession } from '../linux/stage-process.js';
@@ -119,24 +118,9 @@ export function execProcess(config: OciConfig, options: ExecOptions): OciProcess
 function planExecProcess(proc: OciProcess, state: TsruncState, apparmorOrigin: string): ProcessPlan {
   if (!path.posix.isAbsolute(proc.cwd)) throw new TsruncError(`exec: cwd "${proc.cwd}" is not an absolute path`);
   const config = state.config;
-  const user = proc.user ?? { uid: 0, gid: 0 };
-  return {
-    args: [...proc.args],
-    env: [...(proc.env ?? [])],
-    cwd: proc.cwd,
-    uid: user.uid,
-    gid: user.gid,
-    additionalGids: [...(user.additionalGids ?? [])],
-    umask: user.umask,
-    noNewPrivileges: proc.noNewPrivileges === true,
-    oomScoreAdj: proc.oomScoreAdj,
-    rlimits: planRlimits(proc.rlimits ?? []),
-    capabilities: proc.capabilities ? planCapabilities(proc.capabilities) : undefined,
-    lsm: planLsm(proc.apparmorProfile, proc.selinuxLabel, undefined, apparmorOrigin),
-    seccomp: planSeccomp(config.linux?.seccomp, {
-      ociVersion: config.ociVersion, id: state.id, bundle: state.bundle, annotations: config.annotations ?? {}, status: 'running',
-    }),
-  };
+  return planProcess(proc, config.linux?.seccomp, {
+    ociVersion: config.ociVersion, id: state.id, bundle: state.bundle, annotations: config.annotations ?? {}, status: 'running',
+  }, { apparmorOrigin });
 }
 
 /** Every namespace the container has, joined through its init's /proc/<pid>/ns, the user namespace first. */

@@ -13,12 +13,10 @@ import { planConsole } from './plan-console.js';
 import { TsruncError } from '../errors.js';
 import { CLONE_NEWNS, planNamespaces } from '../linux/namespaces.js';
 import { parseMountOptions, rootPropagationFlags } from '../linux/mount-options.js';
-import { planCapabilities } from '../linux/capabilities.js';
-import { planRlimits } from '../linux/rlimits.js';
 import { planDevices } from '../linux/devices.js';
-import { planSeccomp } from '../linux/seccomp.js';
 import { planSysctl } from '../linux/sysctl.js';
-import { planLsm, planMountLabel } from '../linux/lsm.js';
+import { planMountLabel } from '../linux/lsm.js';
+import { planProcess } from './plan-process.js';
 import { checkMountDestination } from '../linux/paths.js';
 import { IDMAP_OPTIONS, planIdmap } from '../linux/user-namespace-idmap.js';
 import { hasSubmounts, initIsMappedRoot, isDetached } from '../linux/user-namespace-mounts.js';
@@ -137,7 +135,6 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
   const mappedRoot = initIsMappedRoot(has('user'), chrootOnly, host.runtimeIsRoot);
   const mounts = planMounts(config, flags.bundle, host, mappedRoot);
   const devMount = mounts.find((m) => m.destination === '/dev');
-  const user = process?.user ?? { uid: 0, gid: 0 };
   const hooks = config.hooks;
   const state: HookState = { ociVersion: config.ociVersion, id: flags.id, status: 'created', pid: 0, bundle: flags.bundle };
   if (config.annotations && Object.keys(config.annotations).length > 0) state.annotations = config.annotations;
@@ -182,22 +179,8 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
     },
     sessionKeyring: flags.noNewKeyring ? undefined : { name: sessionKeyringName(flags.id), inUserNamespace: has('user') },
     runtimeIsRoot: host.runtimeIsRoot,
-    process: process && {
-      args: [...process.args],
-      env: [...(process.env ?? []), ...(flags.passedEnv ?? [])],
-      cwd: process.cwd,
-      uid: user.uid,
-      gid: user.gid,
-      additionalGids: [...(user.additionalGids ?? [])],
-      umask: user.umask,
-      noNewPrivileges: process.noNewPrivileges === true,
-      oomScoreAdj: process.oomScoreAdj,
-      rlimits: planRlimits(process.rlimits ?? []),
-      capabilities: process.capabilities ? planCapabilities(process.capabilities) : undefined,
-      lsm: planLsm(process.apparmorProfile, process.selinuxLabel),
-      seccomp: planSeccomp(linux.seccomp, {
-        ociVersion: config.ociVersion, id: flags.id, bundle: flags.bundle, annotations: config.annotations ?? {},
-      }),
-    },
+    process: process && planProcess(process, linux.seccomp, {
+      ociVersion: config.ociVersion, id: flags.id, bundle: flags.bundle, annotations: config.annotations ?? {},
+    }, { extraEnv: flags.passedEnv }),
   };
 }
