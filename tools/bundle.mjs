@@ -1,8 +1,9 @@
 // Build step, run after tsc: bundles tsc's output into dist/bundle/, so that a tsrunc command
 // reads one file instead of resolving and loading ~60 ES modules (yargs alone is about 30):
 // - tsrunc.cjs: the entry users run, small (runtime/cli/light-main.ts): --version, state, list,
-//   kill and delete; exec requires tsrunc-exec.cjs (exec's modules only); any other command line
-//   requires tsrunc-full.cjs, the whole CLI. CommonJS, because
+//   kill and delete (delete's code, and the cgroup code kill --all uses, in tsrunc-delete.cjs and
+//   tsrunc-cgroups.cjs, read only by those); exec requires tsrunc-exec.cjs (exec's modules only);
+//   any other command line requires tsrunc-full.cjs, the whole CLI. CommonJS, because
 //   Node 20's ES module loader costs every command ~15 ms before our code runs (async source
 //   loading through fs/promises, a facade per builtin); a CommonJS file starts as fast as
 //   `node -e 0` plus its own parse, which is why the everyday verbs get a file of their own.
@@ -114,8 +115,30 @@ const lightEntryApart = {
 // Nothing of an earlier build stays behind (a bundle that is no longer built).
 rmSync(outdir, { recursive: true, force: true });
 
+/**
+ * In the small entry, delete's code and the cgroup managers (what `kill --all` loads) are bundles
+ * of their own, required only when those run: every other command (state, list, kill, exec,
+ * --version) would otherwise compile them too (~70 KB).
+ */
+const heavyApart = {
+  name: 'heavy-apart',
+  setup(bundle) {
+    const apart = [[/\/container\/delete\.js$/, './tsrunc-delete.cjs'], [/\/linux\/cgroups\/index\.js$/, './tsrunc-cgroups.cjs']];
+    for (const [filter, file] of apart) {
+      bundle.onResolve({ filter }, (args) => (args.kind === 'dynamic-import' ? { path: file, external: true } : undefined));
+    }
+  },
+};
+
 await Promise.all([
-  build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'light-main.js')], outfile: join(outdir, 'tsrunc.cjs'), plugins: [...plugins, lightEntryApart] }),
+  // dynamic-import off: the bundles apart are then require()d, not imported through Node's ES
+  // module loader (which costs ~60 ms here, mostly waiting on its asynchronous file reads).
+  build({
+    ...common, entryPoints: [join(dist, 'runtime', 'cli', 'light-main.js')], outfile: join(outdir, 'tsrunc.cjs'),
+    plugins: [...plugins, lightEntryApart, heavyApart], supported: { 'dynamic-import': false },
+  }),
+  build({ ...common, entryPoints: [join(dist, 'runtime', 'container', 'delete.js')], outfile: join(outdir, 'tsrunc-delete.cjs'), plugins }),
+  build({ ...common, entryPoints: [join(dist, 'runtime', 'linux', 'cgroups', 'index.js')], outfile: join(outdir, 'tsrunc-cgroups.cjs'), plugins }),
   build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'main.js')], outfile: join(outdir, 'tsrunc-full.cjs'), plugins }),
   build({ ...common, entryPoints: [join(dist, 'runtime', 'cli', 'exec-handler.js')], outfile: join(outdir, 'tsrunc-exec.cjs'), plugins }),
   ...['config', 'state'].map((name) =>
