@@ -12,9 +12,30 @@ import { assertNothingLeft, fields, scriptConfig } from '../lib/container-helper
 
 const userName = `tsrunc-rl${process.pid % 100000}`;
 execFileSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', userName]);
-t.teardown(() => {
+t.teardown(async () => {
+  // userdel refuses (exit 8) while any process runs as the user; one still exiting after a
+  // kill is given a moment, one that stays is a leftover and named here.
+  for (let tries = 0; tries < 50 && userProcesses().length > 0; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const left = userProcesses();
+  if (left.length > 0) console.error(`# processes of ${userName} left behind: ${left.join(', ')}`);
   execFileSync('userdel', [userName]);
 });
+
+/** The pids of processes running as the test user, with their commands. */
+function userProcesses(): string[] {
+  const found: string[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
+      const realUid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+      if (Number(realUid) === uid) found.push(`${entry} (${/^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?'})`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
 const uid = Number(execFileSync('id', ['-u', userName]).toString());
 const gid = Number(execFileSync('id', ['-g', userName]).toString());
 
