@@ -2,7 +2,7 @@
  * Small helpers on top of harness.ts for tests that look inside real containers: run a
  * busybox shell script, read its "key=value" report, check a failed create left nothing.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { busyboxConfig, busyboxRootfs, mountsUnder, type JsonObject, type RunResult, type Sandbox } from './harness.js';
@@ -53,6 +53,13 @@ export function assertNothingLeft(t: Test, sandbox: Sandbox): void {
   t.same(sandbox.leftovers(), [], 'no state directory left');
   t.same(sandbox.processes(), [], 'no process left');
   t.same(mountsUnder(sandbox.dir), [], 'no mount left on the host');
+}
+
+/** Cgroup directories anywhere under /sys/fs/cgroup whose name contains `name` (give containers a cgroupsPath to find them). */
+export function cgroupsNamed(name: string): string[] {
+  // find's status is ignored: other tests' cgroups come and go while it walks.
+  const out = spawnSync('find', ['/sys/fs/cgroup', '-type', 'd', '-name', `*${name}*`], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter((line) => line !== '');
 }
 
 /**

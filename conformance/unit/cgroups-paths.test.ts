@@ -5,7 +5,7 @@
 import t from 'tap';
 import { parseMountinfo, parseProcCgroup } from '../../runtime/linux/cgroups/layout.js';
 import {
-  DEFAULT_STATE_ROOT, cleanCgroupsPath, defaultCgroupsPath, resolveV1Paths, resolveV2Path,
+  DEFAULT_STATE_ROOT, cgroupPathsProblem, cleanCgroupsPath, defaultCgroupsPath, resolveV1Paths, resolveV2Path,
 } from '../../runtime/linux/cgroups/path.js';
 
 /** This machine's hybrid layout (cgroup2 with hugetlb only at /sys/fs/cgroup/unified). */
@@ -108,4 +108,18 @@ t.test('resolveV2Path', async (t) => {
   t.equal(resolveV2Path(mount, '/', 'c1'), '/sys/fs/cgroup/c1');
   t.equal(resolveV2Path({ mountPoint: '/tmp/cg', root: '/' }, '/a/b', 'x/y'), '/tmp/cg/a/x/y', 'any mount point');
   t.throws(() => resolveV2Path(mount, '/', '/'), /root cgroup/);
+});
+
+t.test('saved cgroup paths are checked against the cgroupsPath they were made for', async (t) => {
+  const own = { memory: '/sys/fs/cgroup/memory/pods/web', pids: '/sys/fs/cgroup/pids/pods/web' };
+  t.equal(cgroupPathsProblem(own, '/pods/web'), undefined, 'the paths tsrunc makes for /pods/web');
+  t.equal(cgroupPathsProblem({ '': '/sys/fs/cgroup/user.slice/web' }, 'web'), undefined, 'a relative cgroupsPath under the caller\'s cgroup');
+  t.equal(cgroupPathsProblem(own, '/pods//web/'), undefined, 'cgroupsPath compared cleaned');
+  t.match(cgroupPathsProblem({ pids: '/sys/fs/cgroup/pids/victim' }, '/pods/web'), /"pids": \/sys\/fs\/cgroup\/pids\/victim is not a cgroup for \/pods\/web/);
+  t.match(cgroupPathsProblem({ pids: '/sys/fs/cgroup/pids/pods/web/../../victim' }, '/pods/web'), /not a normalized absolute path/, 'no .. in a saved path');
+  t.match(cgroupPathsProblem({ pids: 'pids/pods/web' }, '/pods/web'), /not a normalized absolute path/, 'relative');
+  t.match(cgroupPathsProblem({ pids: '/pods/web' }, '/pods/web'), /is not a cgroup for/, 'the cgroupsPath alone is not under a hierarchy');
+  t.match(cgroupPathsProblem({ pids: '/sys/fs/cgroup/pids/xweb' }, 'web'), /is not a cgroup for/, 'a name that only ends the same');
+  t.match(cgroupPathsProblem({ '': '/sys/fs/cgroup' }, '/'), /names no cgroup of a container's own/, 'a hierarchy root is never a container\'s');
+  t.match(cgroupPathsProblem({ '': '/sys/fs/cgroup/web' }, ''), /names no cgroup/);
 });

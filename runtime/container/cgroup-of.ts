@@ -1,13 +1,15 @@
-/** The cgroup manager of an existing container, rebuilt from the paths saved in state.json. */
+/** The cgroup manager of an existing container, from the paths saved in state.json once checked. */
 import type { TsruncState } from '../spec/state.js';
 import { TsruncError } from '../errors.js';
 import type { CgroupManager } from '../linux/cgroups/manager.js';
-import { cgroupManagerFromPaths } from '../linux/cgroups/index.js';
+import { cgroupManagerFromPaths, checkedCgroupPaths, type SavedCgroup } from '../linux/cgroups/index.js';
 
-export function cgroupOf(state: TsruncState, verb: string): CgroupManager {
-  const paths = state.cgroupPaths;
-  if (!paths || Object.keys(paths).length === 0) {
-    throw new TsruncError(`${verb}: container ${state.id} has no cgroup`);
-  }
+export function savedCgroupOf(state: TsruncState): SavedCgroup {
+  return { id: state.id, cgroupsPath: state.config?.linux?.cgroupsPath, paths: state.cgroupPaths };
+}
+
+export function cgroupOf(state: TsruncState, verb: string, root: string): CgroupManager {
+  const paths = checkedCgroupPaths(savedCgroupOf(state), root);
+  if (!paths) throw new TsruncError(`${verb}: container ${state.id} has no cgroup`);
   return cgroupManagerFromPaths(paths);
 }

@@ -116,6 +116,8 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
     const hookState = plan.hooks && { ...plan.hooks.state, pid: facts.pid, status: 'created' as const };
     const ready: StageOp[] = [
       { op: 'send', label: 'telling tsrunc the container is created', message: { type: 'ready' } },
+      // Until tsrunc has written state.json: if it dies first, EOF here ends the init.
+      { op: 'await', label: 'waiting for tsrunc to record the container' },
       { op: 'wait-start', label: 'waiting for start', fifo },
     ];
     // exec.fifo is reopened through /proc/self/fd: without a proc on the new root, before the root changes.

@@ -34,6 +34,8 @@ import { checkHooks, hookState, runHooks, runHooksWarnOnly } from './hooks.js';
 import {
   EXEC_FIFO, createContainerDir, removeContainerDir, writeFileAtomic, writeState, type LockedDir,
 } from './state-store.js';
+import { RECOVERY_FILE, type RecoveryRecord } from './recovery-record.js';
+import { step } from '../crash-point.js';
 
 export interface CreateOptions {
   root: string;
@@ -173,7 +175,9 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   // names its fds, nor the prestart and createRuntime hooks tsrunc runs.
   libc.cloexecFrom(3 + passed.fds.length, 'marking inherited fds close-on-exec');
   let lock: LockedDir | undefined = createContainerDir(options.root, options.id);
-  const dir = lock.dir;
+  const createdDir = lock;
+  const dir = lock.path;
+  step('create:dir-made');
   let cgroups: CgroupManager | undefined;
   let session: StageSession | undefined;
   let init: WatchedProcess | undefined;
@@ -210,9 +214,14 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
     // Without root: the cgroup only where it was delegated (user-namespace-rootless.ts).
     cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
+    // Recorded before it exists, so a crash from here on leaves delete --force what to remove.
+    const record: RecoveryRecord = { id: options.id, cgroupsPath: config.linux?.cgroupsPath, cgroupPaths: cgroups.paths };
+    writeFileAtomic(path.join(dir, RECOVERY_FILE), JSON.stringify(record));
+    step('create:recorded');
     cgroups.create();
     cgroups.apply(limits);
     cgroups.join(session.pid);
+    step('create:cgroup-made');
     session.send(program.spawn);
     const hooks = config.hooks;
     const stateForHooks = (pid: number) =>
@@ -224,8 +233,16 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
         runHooks('prestart', hooks?.prestart, stateForHooks(pid));
         runHooks('createRuntime', hooks?.createRuntime, stateForHooks(pid));
       },
-      onInit: (started) => (init = started),
+      onInit: (started) => {
+        init = started;
+        const startTime = readProcStat(started.pid)?.startTime;
+        if (startTime !== undefined) {
+          writeFileAtomic(path.join(dir, RECOVERY_FILE), JSON.stringify({ ...record, init: { pid: started.pid, startTime } }));
+        }
+        step('create:init-cloned');
+      },
     });
+    step('create:ready');
     if (pidsLimit) cgroups.apply({ pids: pidsLimit });
 
     const pid = init.pid;
@@ -247,7 +264,12 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     };
     if (plan.sessionKeyring) state.sessionKeyring = plan.sessionKeyring.name;
     writeState(dir, state);
-    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${pid}`);
+    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${pid}`, 0o644);
+    step('create:state-written');
+    // The init waits for this before it waits for start: if tsrunc dies before the container
+    // is recorded, the init reads EOF and exits instead of waiting for ever.
+    session.send([]);
+    step('create:committed');
     session.close();
     session.child.unref();
     if (!options.keepChild) init.unref();
@@ -255,7 +277,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     lock = undefined;
     return { pid, dir, child: init };
   } catch (error) {
-    await cleanUp(session, init, cgroups, dir, config, options.id, bundle);
+    await cleanUp(session, init, cgroups, createdDir, config, options.id, bundle);
     throw error;
   } finally {
     lock?.release();
@@ -265,7 +287,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
 /** Undoes a create that failed: the stage and init killed and reaped, the cgroup and state directory gone. */
 async function cleanUp(
   session: StageSession | undefined, init: WatchedProcess | undefined, cgroups: CgroupManager | undefined,
-  dir: string, config: OciConfig, id: string, bundle: string,
+  dir: LockedDir, config: OciConfig, id: string, bundle: string,
 ): Promise<void> {
   if (session) {
     session.close(); // a stage waiting for its next batch exits

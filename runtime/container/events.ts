@@ -17,7 +17,7 @@ export function statsEvent(root: string, id: string): StatsEvent {
   const { lock, state } = openContainer(root, id);
   try {
     if (containerStatus(state, lock.dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
-    return { type: 'stats', id, data: cgroupOf(state, 'events').stats() };
+    return { type: 'stats', id, data: cgroupOf(state, 'events', root).stats() };
   } finally {
     lock.release();
   }

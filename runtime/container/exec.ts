@@ -22,6 +22,8 @@ import { openStageFds } from '../linux/stage-fds.js';
 import { startStage, type StageSession } from '../linux/stage-process.js';
 import { WatchedProcess } from '../linux/watched-process.js';
 import { openContainer, writeFileAtomic } from './state-store.js';
+import { checkedCgroupPaths } from '../linux/cgroups/saved.js';
+import { step } from '../crash-point.js';
 import { containerStatus } from './status.js';
 import { planConsole } from './plan-console.js';
 import { passedFds } from './preserve-fds.js';
@@ -131,8 +133,7 @@ function containerNamespaces(state: TsruncState): ExecPlan['joins'] {
 }
 
 /** The container's cgroup paths with --cgroup's sub-cgroups in place; each must exist. */
-function subCgroups(state: TsruncState, specs: string[]): Record<string, string> {
-  const base = state.cgroupPaths ?? {};
+function subCgroups(state: TsruncState, base: Record<string, string>, specs: string[]): Record<string, string> {
   if (Object.keys(base).length === 0) throw new TsruncError(`--cgroup: container ${state.id} has no cgroup`);
   const paths = execCgroupPaths(base, specs);
   for (const [controller, dir] of Object.entries(paths)) {
@@ -201,7 +202,8 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
     const proc = execProcess(state.config, options);
     const consoleSocket = options.consoleSocket ?? (proc.terminal === true && terminal ? terminal.listen() : undefined);
     const consolePlan = planConsole(proc.terminal === true, consoleSocket, proc.consoleSize, !options.detach);
-    const cgroupPaths = options.cgroups && options.cgroups.length > 0 ? subCgroups(state, options.cgroups) : state.cgroupPaths;
+    const saved = checkedCgroupPaths({ id: state.id, cgroupsPath: state.config.linux?.cgroupsPath, paths: state.cgroupPaths }, options.root) ?? {};
+    const cgroupPaths = options.cgroups && options.cgroups.length > 0 ? subCgroups(state, saved, options.cgroups) : saved;
     const apparmorOrigin = options.processFile !== undefined ? `--process ${options.processFile}: /apparmorProfile`
       : options.apparmor !== undefined ? '--apparmor' : 'config.json: /process/apparmorProfile';
     const processPlan = planExecProcess(proc, state, apparmorOrigin);
@@ -225,6 +227,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
     } finally {
       fds.close();
     }
+    step('exec:stage-spawned');
     // Into the container's cgroup before the stage reads its program.
     if (cgroupPaths && Object.keys(cgroupPaths).length > 0) {
       try {
@@ -234,6 +237,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
         throw error;
       }
     }
+    step('exec:cgroup-joined');
     session.send(program.spawn);
     // The process's own batch right away, unless a seccomp listener must be told its pid: the
     // clone reads it from the channel once it exists (same user namespace as the init, same setgroups).
@@ -261,7 +265,8 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
       if (child) await child.killAndReap();
       throw error;
     }
-    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${child.pid}`);
+    step('exec:started');
+    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${child.pid}`, 0o644);
     session.child.unref();
     if (options.detach) {
       child.unref();

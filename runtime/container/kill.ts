@@ -39,8 +39,9 @@ export async function killContainer(root: string, id: string, signal: number, al
   if (containerStatus(state, dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
   let targets = [state.pid];
   if (all && state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0) {
-    const { cgroupManagerFromPaths, signalAllInCgroup } = await import('../linux/cgroups/index.js');
-    signalAllInCgroup(cgroupManagerFromPaths(state.cgroupPaths), signal);
+    const { cgroupManagerFromPaths, checkedCgroupPaths, signalAllInCgroup } = await import('../linux/cgroups/index.js');
+    const paths = checkedCgroupPaths({ id, cgroupsPath: state.config?.linux?.cgroupsPath, paths: state.cgroupPaths }, root)!;
+    signalAllInCgroup(cgroupManagerFromPaths(paths), signal);
     return;
   }
   if (all) {

@@ -9,7 +9,7 @@ export function pauseContainer(root: string, id: string): void {
   try {
     const status = containerStatus(state, lock.dir);
     if (status !== 'running' && status !== 'created') throw new TsruncError(`cannot pause container ${id}: it is ${status}`);
-    cgroupOf(state, 'pause').freeze();
+    cgroupOf(state, 'pause', root).freeze();
   } finally {
     lock.release();
   }
@@ -20,7 +20,7 @@ export function resumeContainer(root: string, id: string): void {
   try {
     const status = containerStatus(state, lock.dir);
     if (status !== 'paused') throw new TsruncError(`cannot resume container ${id}: it is ${status}, not paused`);
-    cgroupOf(state, 'resume').thaw();
+    cgroupOf(state, 'resume', root).thaw();
   } finally {
     lock.release();
   }

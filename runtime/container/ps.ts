@@ -12,7 +12,7 @@ export function containerPids(root: string, id: string): number[] {
   const { lock, state } = openContainer(root, id);
   try {
     if (containerStatus(state, lock.dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
-    return cgroupOf(state, 'ps').pids().sort((a, b) => a - b);
+    return cgroupOf(state, 'ps', root).pids().sort((a, b) => a - b);
   } finally {
     lock.release();
   }

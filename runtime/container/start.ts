@@ -11,11 +11,13 @@ import { EXEC_FIFO, openContainer } from './state-store.js';
 import { containerStatus } from './status.js';
 import { hookState, runHooksWarnOnly } from './hooks.js';
 import { logWarning } from '../log.js';
+import { step } from '../crash-point.js';
 
 export function startContainer(root: string, id: string): void {
   const { lock, state } = openContainer(root, id);
   let started = false;
   try {
+    step('start:locked');
     const status = containerStatus(state, lock.dir);
     if (status === 'stopped') throw new TsruncError(`cannot start a container that has stopped: ${id}`);
     if (status === 'running') throw new TsruncError(`cannot start an already running container: ${id}`);
@@ -30,6 +32,9 @@ export function startContainer(root: string, id: string): void {
     // Non-blocking, so a dead init cannot leave `start` hanging forever: the wait below is on
     // the fifo and on the init's pidfd together.
     const fd = fs.openSync(fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    step('start:fifo-opened');
+    // Gone at once: the gate opens only this once, whether or not this start lives to see it through.
+    fs.rmSync(fifoPath, { force: true });
     const init = watchProcess(state.pid, state.initStartTime);
     try {
       if (readFifo(fd, init, 1) === '') {
@@ -43,10 +48,10 @@ export function startContainer(root: string, id: string): void {
         throw new TsruncError(`cannot start container ${id}: ${failure}`);
       }
       started = true;
+      step('start:started');
     } finally {
       closeWatch(init);
       fs.closeSync(fd);
-      fs.rmSync(fifoPath, { force: true });
     }
   } finally {
     lock.release();

@@ -5,18 +5,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TsruncState } from '../spec/state.js';
-import { isSameLiveProcess } from '../linux/proc-stat.js';
+import { readProcStat } from '../linux/proc-stat.js';
 import { isCgroupFrozen } from '../linux/cgroups/frozen.js';
 import { EXEC_FIFO } from './state-files.js';
 
 export type ContainerStatus = 'created' | 'running' | 'stopped' | 'paused';
 
+/** The stage's name until it execs the container's process (runtime/native/run.c). */
+const WAITING_INIT_NAME = 'tsrunc:init';
+
 export function containerStatus(state: TsruncState, dir: string): ContainerStatus {
-  if (!state.pid || !isSameLiveProcess(state.pid, state.initStartTime)) return 'stopped';
+  const init = state.pid ? readProcStat(state.pid) : undefined;
+  if (!init || init.startTime !== state.initStartTime || init.state === 'Z' || init.state === 'X') return 'stopped';
   if (state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0 && isCgroupFrozen(state.cgroupPaths)) {
     return 'paused';
   }
-  return fs.existsSync(path.join(dir, EXEC_FIFO)) ? 'created' : 'running';
+  // exec.fifo outlives a `start` that died after releasing the init: then the init has exec'd.
+  return init.name === WAITING_INIT_NAME && fs.existsSync(path.join(dir, EXEC_FIFO)) ? 'created' : 'running';
 }
 
 /** The OCI state as `tsrunc state` prints it (runc's field order; pid 0 once stopped). */

@@ -96,7 +96,7 @@ export function updateContainer(root: string, id: string, flags: UpdateFlags): v
     // Checked as part of the whole config, so a bad value gets its JSON path.
     const config = validateConfig({ ...state.config, linux: { ...state.config.linux, resources: merged } }, 'update');
     const resources = config.linux?.resources as OciResources;
-    cgroupOf(state, 'update').apply(resources);
+    cgroupOf(state, 'update', root).apply(resources);
     writeState(lock.dir, { ...state, config });
   } finally {
     lock.release();

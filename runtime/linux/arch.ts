@@ -13,6 +13,7 @@ export interface ArchTable {
     openTree: number;
     mountSetattr: number;
     pidfdOpen: number;
+    pidfdSendSignal: number;
     seccomp: number;
     keyctl: number;
   };
@@ -21,11 +22,11 @@ export interface ArchTable {
 
 const tables: Record<string, ArchTable> = {
   x64: {
-    syscalls: { bpf: 321, openTree: 428, mountSetattr: 442, pidfdOpen: 434, seccomp: 317, keyctl: 250 },
+    syscalls: { bpf: 321, openTree: 428, mountSetattr: 442, pidfdOpen: 434, pidfdSendSignal: 424, seccomp: 317, keyctl: 250 },
     open: { O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000, O_PATH: 0o10000000 },
   },
   arm64: {
-    syscalls: { bpf: 280, openTree: 428, mountSetattr: 442, pidfdOpen: 434, seccomp: 277, keyctl: 219 },
+    syscalls: { bpf: 280, openTree: 428, mountSetattr: 442, pidfdOpen: 434, pidfdSendSignal: 424, seccomp: 277, keyctl: 219 },
     open: { O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000, O_PATH: 0o10000000 },
   },
 };

@@ -328,6 +328,11 @@ export function pidfdOpen(pid: number, context: string): number {
   return check(c.syscall(SYSCALL().syscalls.pidfdOpen, 'int', pid, 'uint', 0), 'pidfd_open', context);
 }
 
+/** pidfd_send_signal(2): a signal that can only reach the process the pidfd was opened for. */
+export function pidfdSendSignal(fd: number, signal: number, context: string): void {
+  check(c.syscall(SYSCALL().syscalls.pidfdSendSignal, 'int', fd, 'int', signal, 'void *', null, 'uint', 0), 'pidfd_send_signal', context);
+}
+
 /** syscall(2) for the callers that lay out their own arguments (libseccomp.ts's seccomp probe); -1 and errno on failure. */
 export function rawSyscall(number: number, ...args: unknown[]): number {
   return Number(c.syscall(number, ...args));

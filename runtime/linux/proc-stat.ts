@@ -6,6 +6,8 @@ export interface ProcStat {
   state: string;
   /** Field 22: start time in clock ticks since boot; tells a reused PID apart. */
   startTime: number;
+  /** Field 2, the command name (comm): the stage's is "tsrunc:init" until it execs. */
+  name: string;
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
@@ -16,8 +18,9 @@ export function readProcStat(pid: number): ProcStat | undefined {
     return undefined;
   }
   // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '', startTime: Number(fields[19]) };
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  return { state: fields[0] ?? '', startTime: Number(fields[19]), name: text.slice(text.indexOf('(') + 1, close) };
 }
 
 /** True while `pid` is the same, unreaped-or-running, process that started at `startTime`. */

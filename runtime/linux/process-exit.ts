@@ -59,3 +59,25 @@ export function waitForExit(pid: number, startTime: number, timeoutMs: number): 
     closeWatch(watch);
   }
 }
+
+/**
+ * Kills the process that started at `startTime` (never another that reuses its pid: through
+ * its pidfd where there is one) and waits for it; returns whether it is gone.
+ */
+export function killAndWait(pid: number, startTime: number, timeoutMs: number): boolean {
+  const SIGKILL = 9;
+  const watch = watchProcess(pid, startTime);
+  try {
+    if (watch.kind === 'gone') return true;
+    try {
+      if (watch.kind === 'pidfd') libc.pidfdSendSignal(watch.fd, SIGKILL, `killing pid ${pid}`);
+      else process.kill(pid, SIGKILL);
+    } catch {
+      // it exited between the watch and the kill
+    }
+    if (watch.kind === 'proc') return pollUntil(() => hasExited(watch), timeoutMs);
+    return libc.poll([{ fd: watch.fd, events: libc.POLLIN }], timeoutMs, `waiting for pid ${pid} to exit`)[0] !== 0;
+  } finally {
+    closeWatch(watch);
+  }
+}

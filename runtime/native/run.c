@@ -170,6 +170,12 @@ int main(int argc, char **argv) {
     while ((batch = read_batch(0)) != NULL) print_batch(batch);
     return 0;
   }
+  /* "tsrunc:init" or "tsrunc:exec" in ps, and how `state` tells an init that has not exec'd yet. */
+  if (argc > 1) {
+    char name[16];
+    snprintf(name, sizeof name, "tsrunc:%s", argv[1]);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+  }
   /* A write to a reader that went away is an error to report, not a silent death. */
   signal(SIGPIPE, SIG_IGN);
   for (int i = 0; i < MAX_SLOTS; i++) slots[i] = i;

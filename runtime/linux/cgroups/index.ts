@@ -15,6 +15,7 @@ import { writeCgroupFile } from './files.js';
 
 export type { CgroupManager, CgroupPaths, CgroupStats } from './manager.js';
 export { defaultCgroupsPath } from './path.js';
+export { checkedCgroupPaths, savedCgroupProblem, type SavedCgroup } from './saved.js';
 
 export interface ManagerForConfigOptions {
   /** The --root of this tsrunc: part of the default cgroup name when it is not /run/tsrunc. */

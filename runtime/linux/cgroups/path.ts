@@ -99,3 +99,22 @@ export function resolveV2Path(mount: UnifiedMount, ownCgroup: string | undefined
   const parent = path.posix.dirname(ownCgroup ?? mount.root);
   return path.posix.join(inMount(mount.mountPoint, mount.root, parent), cleaned);
 }
+
+/**
+ * Why saved cgroup paths cannot be the ones tsrunc made for `cgroupsPath` (undefined when they
+ * can): resolveV1Paths and resolveV2Path only ever give absolute, normalized paths that end
+ * with the cleaned cgroupsPath. state.json may be damaged or forged; such a path is never used.
+ */
+export function cgroupPathsProblem(paths: CgroupPaths, cgroupsPath: string): string | undefined {
+  const cleaned = cleanCgroupsPath(cgroupsPath);
+  if (cleaned === '' || cleaned === '/' || cleaned === '.') return `"${cgroupsPath}" names no cgroup of a container's own`;
+  const suffix = `/${cleaned.replace(/^\//, '')}`;
+  for (const [hierarchy, dir] of Object.entries(paths)) {
+    const where = hierarchy === '' ? 'the unified hierarchy' : `"${hierarchy}"`;
+    if (typeof dir !== 'string' || !dir.startsWith('/') || path.posix.normalize(dir) !== dir) {
+      return `${where}: ${JSON.stringify(dir)} is not a normalized absolute path`;
+    }
+    if (!dir.endsWith(suffix) || dir === suffix) return `${where}: ${dir} is not a cgroup for ${cgroupsPath}`;
+  }
+  return undefined;
+}
