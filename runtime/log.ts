@@ -38,6 +38,10 @@ function emit(level: Level, message: string): void {
   }
 }
 
+export function isDebugOn(): boolean {
+  return settings.debug;
+}
+
 export function logDebug(message: string): void {
   if (settings.debug) emit('debug', message);
 }

@@ -1,6 +1,6 @@
 /**
  * tsrunc killed at every named step of create, start, exec and delete (TSRUNC_TEST_CRASH_AT,
- * runtime/crash-point.ts): afterwards `state` and `list` tell the truth, `delete --force`
+ * runtime/steps.ts): afterwards `state` and `list` tell the truth, `delete --force`
  * leaves nothing (state directory, cgroup, mount, process, fd in the caller), and a container
  * with the same id can be created again.
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Sandbox, busyboxConfig, mountsUnder, processExists, waitFor, type JsonObject } from '../lib/harness.js';
 import { cgroupsNamed } from '../lib/container-helpers.js';
-import { CRASH_STEPS, type CrashStep } from '../../runtime/crash-point.js';
+import { CRASH_STEPS, type CrashStep } from '../../runtime/steps.js';
 
 let serial = 0;
 

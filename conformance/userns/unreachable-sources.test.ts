@@ -99,7 +99,7 @@ t.test('a missing bind source in a user namespace: one clear error, nothing left
   const config = { ...base, mounts: [...(base['mounts'] as JsonObject[]), { destination: '/home', type: 'bind', source: missing, options: ['rbind'] }], linux: userns };
   const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), 'missing']);
   t.equal(result.status, 1);
-  t.equal(result.stderr.trim(), `tsrunc: mount 2 (bind ${missing} on /home): source ${missing} does not exist`);
+  t.equal(result.stderr.trim(), `tsrunc: config.json: /mounts/2/source: ${missing} does not exist (bind mount on /home)`);
   assertNothingLeft(t, sandbox);
 });
 

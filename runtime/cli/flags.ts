@@ -129,6 +129,27 @@ export const VERBS = {
     },
   },
   features: { command: 'features', describe: 'print what tsrunc supports as JSON (runtime-spec features.md)', positionals: {}, options: {} },
+  check: {
+    command: 'check',
+    describe: 'list everything in a bundle that would make create fail, without creating anything',
+    positionals: {},
+    options: {
+      bundle: { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' },
+      format: { alias: 'f', choices: ['text', 'json'], default: 'text' },
+    },
+  },
+  explain: {
+    command: 'explain [id]',
+    describe: 'print what create would do with a bundle (the plan), without doing it',
+    positionals: { id: { type: 'string', default: 'explain', describe: 'the container id create would get (it names the state directory and the default cgroup)' } },
+    options: {
+      bundle: { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' },
+      format: { alias: 'f', choices: ['text', 'json'], default: 'text' },
+      'no-pivot': createOptions['no-pivot']!,
+      'no-new-keyring': createOptions['no-new-keyring']!,
+      'console-socket': createOptions['console-socket']!,
+    },
+  },
   spec: {
     command: 'spec',
     describe: 'write a default config.json into the bundle',

@@ -85,6 +85,31 @@ export const HANDLERS = {
     const { features } = await import('../container/features.js');
     writeOut(`${JSON.stringify(await features(), null, 2)}\n`);
   }) as Handler<GlobalArgs>,
+  check: (async (args) => {
+    const { checkBundle } = await import('../container/check.js');
+    const report = checkBundle({ root: args.root, bundle: args.bundle, rootless: args.rootless });
+    if (args.format === 'json') {
+      writeOut(`${JSON.stringify({ ...report, ok: report.problems.length === 0 }, null, 2)}\n`);
+    } else {
+      const line = (prefix: string) => (p: { path: string; message: string }) => `${prefix}config.json ${p.path || '(file)'}: ${p.message}\n`;
+      writeOut([...report.problems.map(line('')), ...report.warnings.map(line('warning: '))].join(''));
+      if (report.problems.length === 0) writeOut(`${report.bundle}: no problems found: create would get past its checks\n`);
+    }
+    if (report.problems.length > 0) process.exitCode = 1;
+  }) as Handler<GlobalArgs & { bundle?: string; format: 'text' | 'json' }>,
+  explain: (async (args) => {
+    const { explainBundle } = await import('../container/explain.js');
+    const explanation = explainBundle({
+      root: args.root, id: args.id, bundle: args.bundle, noPivot: args.noPivot, noNewKeyring: args.noNewKeyring,
+      consoleSocket: args.consoleSocket, rootless: args.rootless,
+    });
+    if (args.format === 'json') {
+      writeOut(`${JSON.stringify(explanation, null, 2)}\n`);
+    } else {
+      const { explainText } = await import('../container/explain-text.js');
+      writeOut(explainText(explanation));
+    }
+  }) as Handler<CreateArgs & { format: 'text' | 'json' }>,
   spec: (async (args) => {
     const { defaultConfig } = await import('../spec/default-config.js');
     const file = path.join(path.resolve(args.bundle ?? '.'), 'config.json');

@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TsruncError } from '../errors.js';
-import { logWarning } from '../log.js';
-import { loadConfig } from '../spec/load.js';
+import { isDebugOn, logDebug, logWarning } from '../log.js';
 import type { OciConfig } from '../spec/config.js';
 import type { TsruncState } from '../spec/state.js';
 import type { ContainerPlan } from '../plan/types.js';
@@ -27,6 +26,7 @@ import { openStageFds } from '../linux/stage-fds.js';
 import { startStage, type StageSession } from '../linux/stage-process.js';
 import { WatchedProcess } from '../linux/watched-process.js';
 import { validateId } from './id.js';
+import { loadBundle } from './bundle.js';
 import { planContainer } from './plan-init.js';
 import { compileCreate, type CreateProgram, type InitFacts } from './compile-create.js';
 import { passedFds } from './preserve-fds.js';
@@ -35,7 +35,7 @@ import {
   EXEC_FIFO, createContainerDir, removeContainerDir, writeFileAtomic, writeState, type LockedDir,
 } from './state-store.js';
 import { RECOVERY_FILE, type RecoveryRecord } from './recovery-record.js';
-import { step } from '../crash-point.js';
+import { step } from '../steps.js';
 
 export interface CreateOptions {
   root: string;
@@ -161,12 +161,7 @@ function warnChrootOnly(plan: ContainerPlan): void {
 
 export async function createContainer(options: CreateOptions): Promise<CreatedContainer> {
   validateId(options.id);
-  const bundle = path.resolve(options.bundle ?? process.cwd());
-  const config = loadConfig(bundle);
-  const rootfsPath = path.resolve(bundle, config.root?.path ?? '');
-  if (!fs.existsSync(rootfsPath) || !fs.statSync(rootfsPath).isDirectory()) {
-    throw new TsruncError(`rootfs: ${rootfsPath}: no such directory (config.json /root/path)`);
-  }
+  const { dir: bundle, config, rootfs: rootfsPath } = loadBundle(options.bundle);
   checkHooks(config.hooks);
   const rootless = isRootless(options.rootless);
   if (rootless) checkRootlessConfig(config, process.geteuid!(), process.getegid!());
@@ -187,6 +182,8 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       consoleSocket: options.consoleSocket ?? (config.process?.terminal && options.foregroundConsole ? options.foregroundConsole() : undefined),
       attached: options.keepChild, passedFds: passed.fds, passedEnv: passed.env, noNewKeyring: options.noNewKeyring,
     });
+    // The plan `tsrunc explain --format json` prints for the same bundle and flags.
+    if (isDebugOn()) logDebug(`plan: ${JSON.stringify(plan)}`);
     warnChrootOnly(plan);
     const { program } = compile(plan);
     const fifo = path.join(dir, EXEC_FIFO);

@@ -23,7 +23,7 @@ import {
 import { containerStatus } from './status.js';
 import { hookState, runHooksWarnOnly } from './hooks.js';
 import { logWarning } from '../log.js';
-import { step } from '../crash-point.js';
+import { step } from '../steps.js';
 
 const KILL_WAIT_MS = 10_000;
 const SIGKILL = 9;

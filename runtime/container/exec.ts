@@ -23,7 +23,7 @@ import { startStage, type StageSession } from '../linux/stage-process.js';
 import { WatchedProcess } from '../linux/watched-process.js';
 import { openContainer, writeFileAtomic } from './state-store.js';
 import { checkedCgroupPaths } from '../linux/cgroups/saved.js';
-import { step } from '../crash-point.js';
+import { step } from '../steps.js';
 import { containerStatus } from './status.js';
 import { planConsole } from './plan-console.js';
 import { passedFds } from './preserve-fds.js';

@@ -88,7 +88,7 @@ function planMounts(config: OciConfig, bundle: string, host: HostFacts, mappedRo
       // stage when it mounts them, in its own mount namespace, where an earlier mount may make one.
       const kind = host.sourceKind(step.source);
       if (kind === undefined) {
-        throw new TsruncError(`mount ${index} (${idmap ? 'idmapped ' : ''}bind ${step.source} on ${step.destination}): source ${step.source} does not exist`);
+        throw new TsruncError(`config.json: /mounts/${index}/source: ${step.source} does not exist (${idmap ? 'idmapped ' : ''}bind mount on ${step.destination})`);
       }
       step.sourceIsDirectory = kind === 'directory';
       step.detached = true;

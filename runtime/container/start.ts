@@ -11,7 +11,7 @@ import { EXEC_FIFO, openContainer } from './state-store.js';
 import { containerStatus } from './status.js';
 import { hookState, runHooksWarnOnly } from './hooks.js';
 import { logWarning } from '../log.js';
-import { step } from '../crash-point.js';
+import { step } from '../steps.js';
 
 export function startContainer(root: string, id: string): void {
   const { lock, state } = openContainer(root, id);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { SyscallError, TsruncError } from '../errors.js';
 import { distDir } from '../install-paths.js';
 import { arch } from './arch.js';
+import { isDebugOn, logDebug } from '../log.js';
 
 export type Koffi = typeof import('koffi');
 type LibraryHandle = ReturnType<Koffi['load']>;
@@ -67,8 +68,11 @@ function check(result: number | bigint, call: string, context: string): number {
   const value = Number(result);
   if (value < 0) {
     const errno = ffi().errno();
+    if (isDebugOn()) logDebug(`${call}: ${errnoName(errno)} (${context})`);
     throw new SyscallError(call, errno, errnoName(errno), context);
   }
+  // --debug: every call tsrunc makes through koffi, in order, with what it was for.
+  if (isDebugOn()) logDebug(`${call} = ${value} (${context})`);
   return value;
 }
 

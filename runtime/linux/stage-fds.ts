@@ -50,6 +50,16 @@ function openNamespace(type: NamespaceType, path: string): number {
   throw new TsruncError(`namespace ${type}: ${path} is not a ${type} namespace (it is ${what})`);
 }
 
+/** Why `path` cannot be joined as a `type` namespace, or undefined when it can (`tsrunc check`). */
+export function namespaceFileProblem(type: NamespaceType, path: string): string | undefined {
+  try {
+    libc.close(openNamespace(type, path));
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 type StdioEntry = number | 'pipe' | 'ignore';
 
 function openOne(source: FdSource, trees: ReadonlyMap<number, number>, opened: number[]): StdioEntry {

@@ -16,6 +16,7 @@ import { encodeBatch } from '../plan/encode.js';
 import type { StageOp } from '../plan/ops.js';
 import * as libc from './libc.js';
 import { WatchedProcess } from './watched-process.js';
+import { isDebugOn, logDebug } from '../log.js';
 
 export const STAGE_BINARY = `${nativeDir}/tsrunc-stage`;
 
@@ -72,6 +73,10 @@ export class StageSession {
 
   send(ops: readonly StageOp[]): void {
     if (this.closed) return;
+    if (isDebugOn()) {
+      if (ops.length === 0) logDebug(`stage ${this.pid}: an empty batch (go on)`);
+      for (const op of ops) logDebug(`stage ${this.pid} will: ${describeOp(op)}`);
+    }
     try {
       libc.writeAll(this.channel, encodeBatch(ops), 'sending the native stage its next operations');
     } catch {
@@ -87,6 +92,7 @@ export class StageSession {
         const line = this.pending.subarray(0, newline).toString('utf8');
         this.pending = this.pending.subarray(newline + 1);
         if (line === '') continue;
+        if (isDebugOn()) logDebug(`stage ${this.pid} says: ${line}`);
         try {
           return JSON.parse(line) as StageMessage;
         } catch {
@@ -141,4 +147,10 @@ export function startStage(fds: readonly StageFd[], args: string[]): StageSessio
     libc.close(childEnd);
     if (devNull !== undefined) libc.close(devNull);
   }
+}
+
+/** One operation as a debug line: its name, what it is for, and its arguments. */
+function describeOp(op: StageOp): string {
+  const { op: name, label, ...fields } = op;
+  return `${name} ${JSON.stringify(fields)} (${label})`;
 }

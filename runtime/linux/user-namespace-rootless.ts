@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { SyscallError, TsruncError } from '../errors.js';
 import type { OciConfig, OciResources } from '../spec/config.js';
-import type { CgroupManager, CgroupPaths, CgroupStats } from './cgroups/manager.js';
+import type { CgroupManager, CgroupPaths, CgroupStats, PlannedCgroupWrite } from './cgroups/manager.js';
 
 /** --rootless: 'auto' (runc's default) means "when not root". */
 export function isRootless(mode: 'true' | 'false' | 'auto' = 'auto'): boolean {
@@ -76,6 +76,10 @@ export class RootlessCgroups implements CgroupManager {
         throw new TsruncError(`config.json: /linux/resources: without root, limits need a cgroup delegated to you, and this one cannot be made: ${(error as Error).message}`);
       }
     }
+  }
+
+  plan(resources: OciResources): PlannedCgroupWrite[] {
+    return this.active ? this.inner.plan(resources) : [];
   }
 
   apply(resources: OciResources): void {

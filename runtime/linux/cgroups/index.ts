@@ -13,7 +13,7 @@ import { CgroupV1Manager } from './v1.js';
 import { CgroupV2Manager } from './v2.js';
 import { writeCgroupFile } from './files.js';
 
-export type { CgroupManager, CgroupPaths, CgroupStats } from './manager.js';
+export type { CgroupManager, CgroupPaths, CgroupStats, PlannedCgroupWrite } from './manager.js';
 export { defaultCgroupsPath } from './path.js';
 export { checkedCgroupPaths, savedCgroupProblem, type SavedCgroup } from './saved.js';
 

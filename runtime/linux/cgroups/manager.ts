@@ -26,10 +26,22 @@ export interface CgroupStats {
   hugetlb: Record<string, { usage: number; max: number; failcnt: number }>;
 }
 
+/** One cgroup file write: the directory, the file and the value. */
+export interface PlannedCgroupWrite {
+  dir: string;
+  file: string;
+  value: string;
+}
+
 export interface CgroupManager {
   readonly paths: CgroupPaths;
   /** Makes the directories. */
   create(): void;
+  /**
+   * The files apply(resources) writes, in order, with their values (`tsrunc explain`): the
+   * same list apply() itself writes. v2's device rules are an eBPF program, not a file write.
+   */
+  plan(resources: OciResources): PlannedCgroupWrite[];
   /** Writes every limit in `resources`; an error names the file and the value. */
   apply(resources: OciResources): void;
   /** Moves `pid` into the cgroup (every hierarchy). */

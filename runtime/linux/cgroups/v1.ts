@@ -9,7 +9,7 @@ import { logWarning } from '../../log.js';
 import type { OciResources } from '../../spec/config.js';
 import { sleepSync } from '../wait.js';
 import { isFrozenV1 } from './frozen.js';
-import type { CgroupManager, CgroupPaths, CgroupStats } from './manager.js';
+import type { CgroupManager, CgroupPaths, CgroupStats, PlannedCgroupWrite } from './manager.js';
 import type { DeviceRule } from './devices-v1.js';
 import { planDevicesV1 } from './devices-v1.js';
 import { planResourcesV1 } from './resources-v1.js';
@@ -85,7 +85,11 @@ export class CgroupV1Manager implements CgroupManager {
     }
   }
 
-  apply(resources: OciResources): void {
+  plan(resources: OciResources): PlannedCgroupWrite[] {
+    return this.writesFor(resources).writes.map((w) => ({ dir: this.paths[w.controller] ?? `(no ${w.controller || 'unified'} hierarchy)`, file: w.file, value: w.value }));
+  }
+
+  private writesFor(resources: OciResources): { writes: CgroupWrite[]; warnings: string[] } {
     const memory = this.paths['memory'];
     const blkio = this.paths['blkio'];
     const unified = this.paths[''];
@@ -100,8 +104,13 @@ export class CgroupV1Manager implements CgroupManager {
     const writes: CgroupWrite[] = [];
     if (this.options.deviceRules && !this.devicesDone) writes.push(...planDevicesV1(this.options.deviceRules));
     writes.push(...plan.writes);
+    return { writes, warnings: plan.warnings };
+  }
+
+  apply(resources: OciResources): void {
+    const { writes, warnings } = this.writesFor(resources);
     for (const write of writes) this.dirOf(write.controller); // every controller there before any write
-    for (const warning of plan.warnings) logWarning(warning);
+    for (const warning of warnings) logWarning(warning);
     if (writes.some((w) => w.controller === '' && w.file.startsWith('hugetlb.'))) this.enableOnUnified('hugetlb');
     applyWrites(writes, (controller) => this.dirOf(controller));
     this.devicesDone = true;

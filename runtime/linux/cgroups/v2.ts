@@ -9,10 +9,11 @@ import { TsruncError } from '../../errors.js';
 import { logWarning } from '../../log.js';
 import type { OciResources } from '../../spec/config.js';
 import { pollUntil } from '../wait.js';
-import type { CgroupManager, CgroupStats } from './manager.js';
+import type { CgroupManager, CgroupStats, PlannedCgroupWrite } from './manager.js';
 import type { DeviceRule } from './devices-v1.js';
 import { planResourcesV2 } from './resources-v2.js';
 import { applyWrites, pidsUnder, readCgroupFile, readCgroupNumber, readKeyValues, removeCgroupDir, writeCgroupFile } from './files.js';
+import type { CgroupPlan } from './files.js';
 import { cpuStatsV2, emptyStats, hugetlbStatsV2, ioStatsV2, memoryStatsV2, pidsStats } from './stats.js';
 import { setDeviceFilter } from './ebpf.js';
 import { isFrozenV2 } from './frozen.js';
@@ -77,13 +78,21 @@ export class CgroupV2Manager implements CgroupManager {
     }
   }
 
-  apply(resources: OciResources): void {
+  private planFor(resources: OciResources): CgroupPlan {
     const bfq = readCgroupFile(this.dir, 'io.bfq.weight');
-    const plan = planResourcesV2(resources, {
+    return planResourcesV2(resources, {
       bfqWeight: bfq !== undefined,
       bfqDeviceWeight: bfq !== undefined && !/^\d+$/.test(bfq.trim()),
       currentMemoryUsage: resources.memory?.checkBeforeUpdate ? readCgroupNumber(this.dir, 'memory.current') : undefined,
     });
+  }
+
+  plan(resources: OciResources): PlannedCgroupWrite[] {
+    return this.planFor(resources).writes.map((w) => ({ dir: this.dir, file: w.file, value: w.value }));
+  }
+
+  apply(resources: OciResources): void {
+    const plan = this.planFor(resources);
     for (const warning of plan.warnings) logWarning(warning);
     if (this.options.deviceRules && !this.devicesDone) setDeviceFilter(this.dir, this.options.deviceRules);
     this.devicesDone = true;

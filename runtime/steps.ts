@@ -1,8 +1,11 @@
 /**
- * Named steps of create, start, exec and delete. TSRUNC_TEST_CRASH_AT=<step> makes tsrunc
- * SIGKILL itself there: the crash tests prove that dying at any step leaves nothing that
- * `state` misreports or `delete --force` cannot remove. Unset, a step costs one comparison.
+ * Named steps of create, start, exec and delete. With --debug each one is a log line with the
+ * time since the one before. TSRUNC_TEST_CRASH_AT=<step> makes tsrunc SIGKILL itself there:
+ * the crash tests prove that dying at any step leaves nothing that `state` misreports or
+ * `delete --force` cannot remove. Otherwise a step costs two comparisons.
  */
+import { isDebugOn, logDebug } from './log.js';
+
 export const CRASH_STEPS = [
   'create:dir-made', // the locked state directory exists, nothing else
   'create:recorded', // recovery.json names the cgroup; the stage runs, outside it
@@ -26,7 +29,13 @@ export const CRASH_STEPS = [
 export type CrashStep = (typeof CRASH_STEPS)[number];
 
 const crashAt = process.env['TSRUNC_TEST_CRASH_AT'];
+let lastStepAt = 0;
 
 export function step(name: CrashStep): void {
   if (crashAt === name) process.kill(process.pid, 'SIGKILL');
+  if (isDebugOn()) {
+    const now = performance.now();
+    logDebug(`step ${name} (+${(now - lastStepAt).toFixed(1)} ms)`);
+    lastStepAt = now;
+  }
 }
