@@ -80,7 +80,10 @@ function seccompLines(seccomp: SeccompPlan): string[] {
     const names = rule.names.map((name) => (rule.conditionSets.length > 0 ? `${name}(args)` : name));
     byAction.set(key, [...(byAction.get(key) ?? []), ...names]);
   }
-  for (const [action, names] of byAction) lines.push(`    ${action}: ${names.length} syscalls: ${names.join(' ')}`);
+  for (const [action, all] of byAction) {
+    const names = [...new Set(all)]; // a syscall with several argument conditions is one rule per condition set
+    lines.push(`    ${action}: ${names.length} syscalls: ${names.join(' ')}`);
+  }
   if (seccomp.listener) lines.push(`    notify fd sent to ${seccomp.listener.path}`);
   return lines;
 }
