@@ -4,11 +4,12 @@
  * --debug logs it); `--debug` on a create that fails at a mount shows the operation, its
  * inputs and the errno.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Sandbox, busyboxConfig, mountsUnder, repoRoot, type JsonObject } from '../lib/harness.js';
-import { cgroupsNamed } from '../lib/container-helpers.js';
+import { cgroupsNamed, copyRootfs } from '../lib/container-helpers.js';
 import { detectLayout } from '../../runtime/linux/cgroups/layout.js';
 
 let serial = 0;
@@ -83,10 +84,33 @@ function brokenBundles(sandbox: Sandbox): { name: string; config: JsonObject; pa
       path: '/linux/resources/devices/0/type', says: /must be equal to one of the allowed values/,
     },
   ];
+  cases.push({
+    name: 'a device the host lacks, in a user namespace (bind-mounted from the host)',
+    config: withLinux(base, {
+      namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'user' }],
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      devices: [{ path: '/dev/no-such-device', type: 'c', major: 1, minor: 3 }],
+    }),
+    path: '/linux/devices/0/path', says: /\/dev\/no-such-device does not exist on this host/,
+  });
+  if (libseccompVersion() < 2.6) {
+    cases.push({
+      name: 'a seccomp architecture libseccomp does not know',
+      config: withLinux(base, { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_LOONGARCH64'] } }),
+      path: '/linux/seccomp/architectures/1', says: /SCMP_ARCH_LOONGARCH64 is not supported by libseccomp/,
+    });
+  }
   if (!hasController('rdma')) {
     cases.push({ name: 'a cgroup controller this host lacks', config: withLinux(base, { resources: { rdma: { mlx5_0: { hcaHandles: 1 } } } }), path: '/linux/resources/rdma', says: /no rdma cgroup controller/ });
   }
   return cases;
+}
+
+/** Debian's libseccomp2 as major.minor (2.5 on bookworm: no loongarch64). */
+function libseccompVersion(): number {
+  const version = execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'libseccomp2'], { encoding: 'utf8' });
+  const [major, minor] = version.split('.');
+  return Number(`${major}.${minor}`);
 }
 
 async function check(sandbox: Sandbox, config: JsonObject, format = 'json'): Promise<{ status: number | null; report: CheckJson; text: string }> {
@@ -148,6 +172,68 @@ t.test('check: a good bundle passes with exit status 0', async (t) => {
   const text = await check(sandbox, busyboxConfig(['true']), 'text');
   t.match(text.text, /no problems found/);
   assertNothingMade(t, sandbox, name);
+});
+
+t.test('check: what create accepts with a warning is a warning, exit status 0', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const config = withLinux(busyboxConfig(['true']), {
+    seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'no_such_syscall'], action: 'SCMP_ACT_ERRNO' }] },
+    devices: [{ path: '/dev/nothing-here', type: 'c', major: 250, minor: 250 }],
+  });
+  const { status, report } = await check(sandbox, config);
+  t.equal(status, 0);
+  t.same(report.problems, []);
+  t.match(report.warnings, [
+    { path: '/linux/devices/0', message: /no char device 250:250/ },
+    { path: '/linux/seccomp/syscalls/0/names/1', message: /does not know the syscall "no_such_syscall"/ },
+  ]);
+});
+
+/**
+ * Configs real managers wrote: containerd's default spec (`ctr oci spec`, run now) and one
+ * podman 4.3 generated (`podman --runtime tsrunc create --memory 64m --pids-limit 100 ...`,
+ * conformance/fixtures; its host paths made placeholders), each with a rootfs and files of the test's own.
+ */
+function generatedConfigs(sandbox: Sandbox): { name: string; config: JsonObject }[] {
+  const rootfs = copyRootfs(sandbox);
+  const userdata = path.join(sandbox.dir, 'userdata');
+  fs.mkdirSync(path.join(userdata, 'shm'), { recursive: true });
+  for (const file of ['hosts', 'hostname', '.containerenv']) fs.writeFileSync(path.join(userdata, file), '');
+  const podmanText = fs.readFileSync(path.join(repoRoot, 'conformance', 'fixtures', 'podman-4.3-config.json'), 'utf8')
+    .replaceAll('@ROOTFS@', rootfs).replaceAll('@USERDATA@', userdata);
+  const containerd = JSON.parse(execFileSync('ctr', ['oci', 'spec'], { encoding: 'utf8' })) as JsonObject;
+  containerd['root'] = { path: rootfs };
+  containerd['process'] = { ...(containerd['process'] as JsonObject), args: ['sleep', '10'], env: ['PATH=/bin'] };
+  return [
+    { name: 'podman 4.3', config: withLinux(JSON.parse(podmanText) as JsonObject, { cgroupsPath: `/${cgroupName()}` }) },
+    { name: 'containerd 1.6 (ctr oci spec)', config: withLinux(containerd, { cgroupsPath: `/${cgroupName()}` }) },
+  ];
+}
+
+t.test('configs podman and containerd generated: check passes, explain prints the plan create applies', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  for (const { name, config } of generatedConfigs(sandbox)) {
+    const bundle = sandbox.bundle(config);
+    const checked = await sandbox.tsrunc(['check', '--bundle', bundle]);
+    t.equal(checked.status, 0, `${name}: check: ${checked.stdout}`);
+    const text = await sandbox.tsrunc(['explain', '--bundle', bundle, 'generated']);
+    t.equal(text.status, 0, `${name}: explain: ${text.stderr}`);
+    t.match(text.stdout, /^ {2}1\. \/proc <- proc proc \[nosuid,nodev,noexec\]$/m, `${name}: the mounts`);
+    t.match(text.stdout, /^ {4}bounding: (\S+ )*CAP_CHOWN /m, `${name}: the capabilities`);
+    const json = await sandbox.tsrunc(['explain', '--bundle', bundle, '--format', 'json', 'generated']);
+    const explained = (JSON.parse(json.stdout) as { plan: unknown }).plan;
+    const log = path.join(sandbox.dir, `${name.split(' ')[0]}.log`);
+    const created = await sandbox.tsrunc(['--debug', '--log', log, '--log-format', 'json', 'create', '--bundle', bundle, 'generated'], { outputFile: sandbox.outputOf('generated') });
+    t.equal(created.status, 0, `${name}: create: ${sandbox.output('generated')}`);
+    const planLine = fs.readFileSync(log, 'utf8').split('\n').filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { msg: string }).find((entry) => entry.msg.startsWith('plan: '));
+    t.same(JSON.parse(planLine?.msg.slice('plan: '.length) ?? 'null'), explained, `${name}: explain --format json is what create applied`);
+    t.equal((await sandbox.tsrunc(['delete', '--force', 'generated'])).status, 0, `${name}: deleted`);
+    t.same(sandbox.leftovers(), []);
+  }
+  t.same(mountsUnder(sandbox.dir), []);
 });
 
 t.test('explain: the example bundle, in words', async (t) => {

@@ -77,12 +77,20 @@ export function checkBundle(options: CheckOptions): CheckReport {
     const { plan } = explainConfig(config, bundle, {
       root: options.root, id: 'check', bundle, noPivot: false, noNewKeyring: false, consoleSocket: undefined, rootless: options.rootless,
     });
+    if (plan.rootfs.createDevices) {
+      // The stage's mknod is refused in a user namespace and without root: it binds the host's node instead.
+      const bindsHostNodes = plan.namespaces.types.includes('user') || !plan.runtimeIsRoot;
+      report.problems.push(...deviceProblems(config, bindsHostNodes, report.warnings));
+    }
     const proc = plan.process;
     // libseccomp compiles the filter as create would; names it does not know create skips.
     if (proc?.seccomp) {
       const { skipped } = prepareSeccomp(() => buildSeccomp(proc.seccomp!, proc, lastCapability()));
-      for (const name of skipped) {
-        report.warnings.push({ path: '/linux/seccomp/syscalls', message: `libseccomp here does not know the syscall "${name}": create leaves it out of the filter` });
+      for (const rule of proc.seccomp.rules) {
+        rule.names.forEach((name, index) => {
+          if (!skipped.includes(name)) return;
+          report.warnings.push({ path: `${rule.path}/names/${index}`, message: `libseccomp here does not know the syscall "${name}": create leaves it out of the filter` });
+        });
       }
     }
   } catch (error) {
@@ -96,9 +104,12 @@ export function checkBundle(options: CheckOptions): CheckReport {
 
 /** "config.json: /a/b: message" (the planner's and the schema's form) as a problem. */
 function parseProblem(line: string): Problem {
-  const match = /^(?:config\.json: )?(\/[^:]*): (.*)$/.exec(line) ?? /^.*\(config\.json (\/\S+)\)()$/.exec(line);
-  if (match && match[2] !== '') return { path: match[1]!, message: match[2]! };
-  return { path: match?.[1] ?? '', message: line.replace(/^config\.json: /, '') };
+  // "config.json: /a/b: message", also after a step's words ("preparing the seccomp filter: config.json: ...").
+  const named = /^(?:(.*?): )?config\.json: (\/[^:]*): (.*)$/.exec(line) ?? /^()(\/[^:]*): (.*)$/.exec(line);
+  if (named) return { path: named[2]!, message: named[1] ? `${named[3]!} (${named[1]})` : named[3]! };
+  // "rootfs: /x: no such directory (config.json /root/path)"
+  const trailing = /\(config\.json (\/\S+)\)$/.exec(line);
+  return { path: trailing?.[1] ?? '', message: line.replace(/^config\.json: /, '') };
 }
 
 function rootfsProblems(bundle: string, rootPath: string): Problem[] {
@@ -237,6 +248,26 @@ function namespaceProblems(config: OciConfig): Problem[] {
     if (!ns.path) return;
     const problem = namespaceFileProblem(ns.type as NamespaceType, ns.path);
     if (problem) problems.push({ path: `/linux/namespaces/${index}/path`, message: `${problem.replace(/^namespace \w+: /, '')}: give the path of a ${ns.type} namespace (e.g. /proc/PID/ns/...) or leave out path for a new one` });
+  });
+  return problems;
+}
+
+/**
+ * Device nodes: made with mknod, a node of a device this host lacks is only a warning (opening
+ * it fails with ENXIO); bind-mounted from the host (a user namespace), the host's node must exist.
+ */
+function deviceProblems(config: OciConfig, bindsHostNodes: boolean, warnings: Problem[]): Problem[] {
+  const problems: Problem[] = [];
+  (config.linux?.devices ?? []).forEach((device, index) => {
+    if (device.type !== 'c' && device.type !== 'b' && device.type !== 'u') return;
+    if (bindsHostNodes && !fs.existsSync(device.path)) {
+      problems.push({ path: `/linux/devices/${index}/path`, message: `${device.path} does not exist on this host: in a user namespace device nodes are bind-mounted from the host's` });
+      return;
+    }
+    const kind = device.type === 'b' ? 'block' : 'char';
+    if (device.major !== undefined && device.minor !== undefined && !fs.existsSync(`/sys/dev/${kind}/${device.major}:${device.minor}`)) {
+      warnings.push({ path: `/linux/devices/${index}`, message: `this host has no ${kind} device ${device.major}:${device.minor}: ${device.path} is made, but opening it fails (ENXIO)` });
+    }
   });
   return problems;
 }
