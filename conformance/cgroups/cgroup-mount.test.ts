@@ -1,6 +1,7 @@
 /** A "cgroup" mount shows the container its own cgroup, with or without a cgroup namespace. */
 import t from 'tap';
 import { Sandbox, busyboxConfig, type JsonObject } from '../lib/harness.js';
+import { detectLayout } from '../../runtime/linux/cgroups/layout.js';
 
 const limit = 96 * 1024 * 1024;
 
@@ -28,3 +29,28 @@ for (const withNamespace of [false, true]) {
     t.same(sandbox.leftovers(), []);
   });
 }
+
+const layout = detectLayout();
+const hybrid = layout.version === 1 && layout.unified !== undefined;
+
+t.test('on a v1 (hybrid) host the container gets the v1 hierarchies only, no cgroup2 mount (as runc 1.1)', { skip: !hybrid && 'needs a hybrid cgroup host' }, async (t) => {
+  // systemd in the container takes a cgroup2 mount at /sys/fs/cgroup/unified for a hybrid setup
+  // of its own and freezes on the read-only mount.
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const base = busyboxConfig(['sh', '-c', 'ls /sys/fs/cgroup; echo mounts; grep -c " - cgroup2 " /proc/self/mountinfo; true']);
+  const config: JsonObject = {
+    ...base,
+    mounts: [
+      ...(base['mounts'] as JsonObject[]),
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+    ],
+  };
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), 'no-unified']);
+  t.equal(result.status, 0, result.stderr);
+  const [listing, count] = result.stdout.split('mounts\n');
+  t.match(listing, /^memory$/m, 'the v1 hierarchies are there');
+  t.notMatch(listing, /^unified$/m, 'no unified directory');
+  t.equal(count?.trim(), '0', 'no cgroup2 mount in the container');
+});

@@ -1,7 +1,7 @@
 /**
  * A "cgroup" mount in config.json: the container sees its own cgroup directories, not the
  * host's tree. Pure cgroup v2 gets one bind; v1 (and hybrid) gets a tmpfs holding one bind
- * per hierarchy, as runc does. Which hierarchies and paths comes from the init's own
+ * per v1 hierarchy, as runc does. Which hierarchies and paths comes from the init's own
  * mountinfo and /proc/PID/cgroup, read by tsrunc once the init exists.
  */
 import path from 'node:path';
@@ -83,15 +83,14 @@ export function cgroupMountOps(context: CgroupMountContext): StageOp[] {
   ];
   for (const mount of mounts) {
     if (!mount.mountPoint.startsWith('/sys/fs/cgroup/')) continue;
+    // A hybrid host's cgroup2 (/sys/fs/cgroup/unified) stays out, as with runc 1.1: systemd in
+    // the container would take it for a hybrid setup of its own and freeze on a read-only one.
+    if (mount.fsType === 'cgroup2') continue;
     const name = path.basename(mount.mountPoint);
     let cgroupPath: string | undefined;
-    if (mount.fsType === 'cgroup2') {
-      cgroupPath = own.get('');
-    } else {
-      for (const [controllers, p] of own) {
-        const wanted = controllers.split(',');
-        if (controllers !== '' && wanted.every((c) => mount.superOptions.includes(c))) cgroupPath = p;
-      }
+    for (const [controllers, p] of own) {
+      const wanted = controllers.split(',');
+      if (controllers !== '' && wanted.every((c) => mount.superOptions.includes(c))) cgroupPath = p;
     }
     if (cgroupPath === undefined) continue;
     ops.push(...bindOps(context, path.join(mount.mountPoint, cgroupPath), path.posix.join(context.destination, name), `${context.label}: ${name}`));
