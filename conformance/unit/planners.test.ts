@@ -329,3 +329,13 @@ t.test('formatTable matches runc list (tabwriter: min width 12, padding 3)', asy
   t.same(columnStarts(lines[2]!), columnStarts(lines[0]!));
 });
 
+
+t.test('recursive mount options: mount_setattr attributes to set and clear, the last option winning', async (t) => {
+  t.equal(parseMountOptions(['rbind', 'ro']).recursive, undefined, 'none without an r-option');
+  t.same(parseMountOptions(['rro', 'rnosuid']).recursive, { set: 0x1 | 0x2, clear: 0 });
+  t.same(parseMountOptions(['rro', 'rrw']).recursive, { set: 0, clear: 0x1 }, 'rrw undoes rro');
+  t.same(parseMountOptions(['rnoatime']).recursive, { set: 0x10, clear: 0x70 }, 'an atime mode clears the whole atime field');
+  t.same(parseMountOptions(['rnoatime', 'ratime']).recursive, { set: 0, clear: 0x70 }, 'ratime: back to relatime');
+  t.same(parseMountOptions(['rnosymfollow', 'rnodev', 'rnoexec']).recursive, { set: 0x200000 | 0x4 | 0x8, clear: 0 });
+  t.equal(parseMountOptions(['rro', 'mode=755']).data, 'mode=755', 'not passed to the filesystem');
+});

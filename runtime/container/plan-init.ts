@@ -78,6 +78,7 @@ function planMounts(config: OciConfig, bundle: string, host: HostFacts, mappedRo
       type: type === 'bind' ? '' : type,
       flags: isBind ? options.flags | 0x1000 : options.flags,
       propagation: options.propagation,
+      ...(options.recursive ? { recursive: options.recursive } : {}),
       data: options.data,
       index,
     };

@@ -66,8 +66,46 @@ const propagationOptions: Record<string, number> = {
   runbindable: MS_UNBINDABLE | MS_REC,
 };
 
-/** The options parseMountOptions turns into flags or propagation (`tsrunc features`); others go to the filesystem. */
-export const knownMountOptions: readonly string[] = [...Object.keys(flagOptions), ...Object.keys(propagationOptions)];
+/** mount_setattr(2) attributes (linux/mount.h). */
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+export const MOUNT_ATTR_NOEXEC = 0x8;
+export const MOUNT_ATTR__ATIME = 0x70;
+export const MOUNT_ATTR_RELATIME = 0x0;
+export const MOUNT_ATTR_NOATIME = 0x10;
+export const MOUNT_ATTR_STRICTATIME = 0x20;
+export const MOUNT_ATTR_NODIRATIME = 0x80;
+export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+
+/**
+ * The recursive options (runc's, mount(8)'s "rro" and friends): attributes set or cleared on
+ * the mount and every mount below it. The atime modes are one field: setting one clears it first.
+ */
+const recursiveOptions: Record<string, { set: number; clear: number }> = {
+  rro: { set: MOUNT_ATTR_RDONLY, clear: 0 },
+  rrw: { set: 0, clear: MOUNT_ATTR_RDONLY },
+  rnosuid: { set: MOUNT_ATTR_NOSUID, clear: 0 },
+  rsuid: { set: 0, clear: MOUNT_ATTR_NOSUID },
+  rnodev: { set: MOUNT_ATTR_NODEV, clear: 0 },
+  rdev: { set: 0, clear: MOUNT_ATTR_NODEV },
+  rnoexec: { set: MOUNT_ATTR_NOEXEC, clear: 0 },
+  rexec: { set: 0, clear: MOUNT_ATTR_NOEXEC },
+  rnodiratime: { set: MOUNT_ATTR_NODIRATIME, clear: 0 },
+  rdiratime: { set: 0, clear: MOUNT_ATTR_NODIRATIME },
+  rrelatime: { set: MOUNT_ATTR_RELATIME, clear: MOUNT_ATTR__ATIME },
+  rnorelatime: { set: 0, clear: 0 }, // relatime is the kernel's default mode, not a flag to clear
+  rnoatime: { set: MOUNT_ATTR_NOATIME, clear: MOUNT_ATTR__ATIME },
+  // The kernel takes the atime mode whole (all of MOUNT_ATTR__ATIME cleared): back to relatime.
+  ratime: { set: MOUNT_ATTR_RELATIME, clear: MOUNT_ATTR__ATIME },
+  rstrictatime: { set: MOUNT_ATTR_STRICTATIME, clear: MOUNT_ATTR__ATIME },
+  rnostrictatime: { set: MOUNT_ATTR_RELATIME, clear: MOUNT_ATTR__ATIME },
+  rnosymfollow: { set: MOUNT_ATTR_NOSYMFOLLOW, clear: 0 },
+  rsymfollow: { set: 0, clear: MOUNT_ATTR_NOSYMFOLLOW },
+};
+
+/** The options parseMountOptions turns into flags, propagation or recursive attributes (`tsrunc features`); others go to the filesystem. */
+export const knownMountOptions: readonly string[] = [...Object.keys(flagOptions), ...Object.keys(propagationOptions), ...Object.keys(recursiveOptions)];
 
 export interface ParsedMountOptions {
   flags: number;
@@ -75,12 +113,15 @@ export interface ParsedMountOptions {
   propagation: number[];
   /** Options the kernel flags do not cover, handed to the filesystem (e.g. mode=755). */
   data: string;
+  /** The recursive options (rro, rnosuid, ...), for mount_setattr(AT_RECURSIVE) after the mount; undefined: none. */
+  recursive: { set: number; clear: number } | undefined;
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
+  let recursive: { set: number; clear: number } | undefined;
   for (const option of options) {
     const flagOption = flagOptions[option];
     if (flagOption) {
@@ -92,9 +133,17 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
       propagation.push(propagationFlag);
       continue;
     }
+    const attribute = recursiveOptions[option];
+    if (attribute) {
+      // A later option wins over an earlier one for the same attribute.
+      recursive ??= { set: 0, clear: 0 };
+      recursive.set = (recursive.set & ~attribute.clear & ~attribute.set) | attribute.set;
+      recursive.clear = (recursive.clear & ~attribute.set) | attribute.clear;
+      continue;
+    }
     data.push(option);
   }
-  return { flags, propagation, data: data.join(',') };
+  return { flags, propagation, data: data.join(','), recursive };
 }
 
 /** rootfsPropagation names the spec allows, as mount(2) flags. */

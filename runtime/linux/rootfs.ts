@@ -85,7 +85,7 @@ function mountStepOps(root: Slot, step: MountStep, plan: RootfsPlan, context: Ro
   }
   ops.push({ op: 'close', label, fd: target });
   const remountFlags = bind && tree === undefined ? step.flags & BIND_REMOUNT_FLAGS : 0;
-  if (remountFlags === 0 && step.propagation.length === 0) return ops;
+  if (remountFlags === 0 && step.propagation.length === 0 && !step.recursive) return ops;
   // The fd above is the directory the mount now covers: open the destination again to reach the mount.
   const mounted = context.slots.take();
   ops.push({ op: 'open-in-root', label, root, path: step.destination, create: 'no', into: mounted, check });
@@ -93,6 +93,8 @@ function mountStepOps(root: Slot, step: MountStep, plan: RootfsPlan, context: Ro
   for (const propagation of step.propagation) {
     ops.push(mountOp(`${label}: propagation`, { targetFd: mounted, target: '', flags: propagation }));
   }
+  // Last, so they reach every mount below, whatever made it (rbind, the cgroup binds).
+  if (step.recursive) ops.push({ op: 'mount-setattr', label: `${label}: recursive options`, target: mounted, ...step.recursive });
   ops.push({ op: 'close', label, fd: mounted });
   return ops;
 }

@@ -95,6 +95,14 @@ void op_move_mount(const struct op *op) {
   if (rc < 0) fail_call(op, "move_mount", errno);
 }
 
+/* mount-setattr: ints target slot, attributes to set, attributes to clear; applied to the mount
+   at the slot and every mount below it (the recursive mount options: rro, rnosuid, ...) */
+void op_mount_setattr(const struct op *op) {
+  struct mount_attr attr = { .attr_set = (uint64_t)op_int(op, 1), .attr_clr = (uint64_t)op_int(op, 2) };
+  long rc = syscall(SYS_mount_setattr, slot_fd(op, op_int(op, 0)), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+  if (rc < 0) fail_call(op, "mount_setattr", errno);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Resolving inside the root */
 

@@ -89,6 +89,7 @@ static void run_op(const struct op *op) {
   case OP_PIVOT_ROOT: check(op, syscall(SYS_pivot_root, op_str(op, 1), op_str(op, 2)), "pivot_root"); break;
   case OP_OPEN_TREE: op_open_tree(op); break;
   case OP_MOVE_MOUNT: op_move_mount(op); break;
+  case OP_MOUNT_SETATTR: op_mount_setattr(op); break;
   case OP_DEVICE: op_device(op); break;
   case OP_UNLINK: op_unlink(op); break;
   case OP_SYMLINK: op_symlink(op); break;

@@ -62,7 +62,8 @@ enum op_code {
   OP_EXEC = 47,
   OP_DUP_ONTO = 48,
   OP_CAPBSET_DROP = 49,
-  OP_MAX = 49,
+  OP_MOUNT_SETATTR = 50,
+  OP_MAX = 50,
 };
 
 /* A string field: its bytes (NUL-terminated in the batch buffer) and length (a blob may hold NULs). */
@@ -126,6 +127,7 @@ void op_write_file(const struct op *op);
 void op_mount(const struct op *op);
 void op_open_tree(const struct op *op);
 void op_move_mount(const struct op *op);
+void op_mount_setattr(const struct op *op);
 void op_device(const struct op *op);
 void op_unlink(const struct op *op);
 void op_symlink(const struct op *op);

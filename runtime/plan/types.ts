@@ -150,6 +150,8 @@ export interface MountStep {
   flags: number;
   propagation: number[];
   data: string;
+  /** rro, rnosuid, ...: mount_setattr attributes for the mount and every mount below it, applied last. */
+  recursive?: { set: number; clear: number } | undefined;
   /** Index in config.json's mounts, for error messages. */
   index: number;
   /** A detached bind: whether its source is a directory (the mount point made is one, else a file). */
