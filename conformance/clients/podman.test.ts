@@ -198,6 +198,16 @@ t.test('podman run --uidmap/--gidmap: a user namespace, with and without -t', as
   t.equal((await podman(['ps', '--all', '--quiet'])).stdout, '', 'no container left in podman');
 });
 
+t.test('podman run --tmpfs and --read-only: tmpfs mounts with tmpcopyup', async (t) => {
+  // podman gives its tmpfs mounts "tmpcopyup" (copy the directory's contents in), as runc and crun take it.
+  const tmpfs = await podman(['run', '--rm', '--tmpfs', '/etc', ...runFlags, '/bin/sh', '-c', 'echo type=$(stat -f -c %T /etc); echo passwd=$(grep -c ^root: /etc/passwd)']);
+  t.equal(tmpfs.status, 0, `podman run --tmpfs: ${tmpfs.stderr}`);
+  t.equal(tmpfs.stdout, 'type=tmpfs\npasswd=1\n', 'a tmpfs on /etc, holding the image\'s /etc');
+  const readOnly = await podman(['run', '--rm', '--read-only', ...runFlags, '/bin/sh', '-c', 'touch /x 2>/dev/null; echo root=$?; echo ok > /tmp/y && echo tmp=$(cat /tmp/y)']);
+  t.equal(readOnly.status, 0, `podman run --read-only: ${readOnly.stderr}`);
+  t.equal(readOnly.stdout, 'root=1\ntmp=ok\n', 'the root refuses writes, its /tmp takes them');
+});
+
 t.test('podman leaves nothing behind', async (t) => {
   const removed = await podman(['rm', '--all', '--force', '--time', '0']);
   t.equal(removed.stdout, '', 'no container was left to remove');

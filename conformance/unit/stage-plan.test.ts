@@ -34,6 +34,7 @@ t.test('every operation survives encoding and decoding', async (t) => {
     { op: 'place-fds', label: 'l', fds: [0, 1, 2, null, 9] },
     { op: 'capbset-drop', label: 'l', capabilities: [0, 40] },
     { op: 'mount-setattr', label: 'l', target: 514, set: 0x200001, clear: 0x70 },
+    { op: 'copy-tree', label: 'l', from: 513, to: 514 },
   ];
   const lines = printed(all);
   t.same(lines, [
@@ -50,8 +51,9 @@ t.test('every operation survives encoding and decoding', async (t) => {
     'place-fds 0 1 2 -1 9 | "l"',
     'capbset-drop 0 40 | "l"',
     'mount-setattr 514 2097153 112 | "l"',
+    'copy-tree 513 514 | "l"',
   ]);
-  t.equal(Object.keys(OP_CODES).length, 50, 'as many codes as the C side knows (stage.h OP_MAX)');
+  t.equal(Object.keys(OP_CODES).length, 51, 'as many codes as the C side knows (stage.h OP_MAX)');
 });
 
 t.test('a string with a NUL is refused before anything is sent', async (t) => {

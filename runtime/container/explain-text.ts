@@ -37,6 +37,7 @@ function mountLine(mount: MountStep, position: number): string {
   const options = [...flagWords(mount.flags), ...mount.propagation.map(propagationWord)];
   if (mount.data !== '') options.push(mount.data);
   if (mount.idmap) options.push(mount.idmap.recursive ? 'ridmap' : 'idmap');
+  if (mount.copyUp) options.push('tmpcopyup');
   if (mount.recursive) options.push(`recursive attributes set 0x${mount.recursive.set.toString(16)} cleared 0x${mount.recursive.clear.toString(16)}`);
   return `  ${position}. ${mount.destination} <- ${what}${options.length > 0 ? ` [${options.join(',')}]` : ''}`;
 }

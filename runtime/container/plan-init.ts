@@ -70,6 +70,9 @@ function planMounts(config: OciConfig, bundle: string, host: HostFacts, mappedRo
     const isBind = (options.flags & 0x1000) !== 0 || type === 'bind';
     const source = mount.source ?? '';
     if (isBind && source === '') throw new TsruncError(`config.json: /mounts/${index}/source: a bind mount needs a source`);
+    if (options.copyUp && (isBind || type !== 'tmpfs')) {
+      throw new TsruncError(`config.json: /mounts/${index}/options: tmpcopyup is for tmpfs mounts only`);
+    }
     const step: MountStep = {
       // Relative bind sources are relative to the bundle (runtime-spec, "Mounts").
       source: isBind && !path.isAbsolute(source) ? path.join(bundle, source) : source,
@@ -79,6 +82,7 @@ function planMounts(config: OciConfig, bundle: string, host: HostFacts, mappedRo
       flags: isBind ? options.flags | 0x1000 : options.flags,
       propagation: options.propagation,
       ...(options.recursive ? { recursive: options.recursive } : {}),
+      ...(options.copyUp ? { copyUp: true } : {}),
       data: options.data,
       index,
     };

@@ -105,7 +105,9 @@ const recursiveOptions: Record<string, { set: number; clear: number }> = {
 };
 
 /** The options parseMountOptions turns into flags, propagation or recursive attributes (`tsrunc features`); others go to the filesystem. */
-export const knownMountOptions: readonly string[] = [...Object.keys(flagOptions), ...Object.keys(propagationOptions), ...Object.keys(recursiveOptions)];
+export const knownMountOptions: readonly string[] = [
+  ...Object.keys(flagOptions), ...Object.keys(propagationOptions), ...Object.keys(recursiveOptions), 'tmpcopyup',
+];
 
 export interface ParsedMountOptions {
   flags: number;
@@ -115,6 +117,8 @@ export interface ParsedMountOptions {
   data: string;
   /** The recursive options (rro, rnosuid, ...), for mount_setattr(AT_RECURSIVE) after the mount; undefined: none. */
   recursive: { set: number; clear: number } | undefined;
+  /** tmpcopyup (podman's tmpfs mounts): the new tmpfs gets a copy of what the directory held. */
+  copyUp: boolean;
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
@@ -122,7 +126,12 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   const propagation: number[] = [];
   const data: string[] = [];
   let recursive: { set: number; clear: number } | undefined;
+  let copyUp = false;
   for (const option of options) {
+    if (option === 'tmpcopyup') {
+      copyUp = true;
+      continue;
+    }
     const flagOption = flagOptions[option];
     if (flagOption) {
       flags = flagOption.clear ? flags & ~flagOption.flag : flags | flagOption.flag;
@@ -143,7 +152,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
     }
     data.push(option);
   }
-  return { flags, propagation, data: data.join(','), recursive };
+  return { flags, propagation, data: data.join(','), recursive, copyUp };
 }
 
 /** rootfsPropagation names the spec allows, as mount(2) flags. */

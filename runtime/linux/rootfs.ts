@@ -82,6 +82,15 @@ function mountStepOps(root: Slot, step: MountStep, plan: RootfsPlan, context: Ro
       // A /dev/mqueue the kernel refuses here is not worth failing for, as in runc.
       ignoreErrno: step.type === 'mqueue' ? EPERM : 0,
     }));
+    if (step.copyUp) {
+      // `target` is still the directory the tmpfs now covers: its contents go into the tmpfs.
+      const tmpfs = context.slots.take();
+      ops.push(
+        { op: 'open-in-root', label, root, path: step.destination, create: 'no', into: tmpfs, check },
+        { op: 'copy-tree', label: `${label}: tmpcopyup`, from: target, to: tmpfs },
+        { op: 'close', label, fd: tmpfs },
+      );
+    }
   }
   ops.push({ op: 'close', label, fd: target });
   const remountFlags = bind && tree === undefined ? step.flags & BIND_REMOUNT_FLAGS : 0;

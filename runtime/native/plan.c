@@ -137,7 +137,7 @@ static const char *const names[OP_MAX + 1] = {
   [OP_CLOSE_FROM] = "close-from", [OP_CLOSE] = "close", [OP_OPEN] = "open", [OP_OPEN_IN_ROOT] = "open-in-root",
   [OP_WRITE_FILE] = "write-file", [OP_CHDIR] = "chdir", [OP_FCHDIR] = "fchdir", [OP_CHROOT] = "chroot",
   [OP_MOUNT] = "mount", [OP_UMOUNT] = "umount", [OP_PIVOT_ROOT] = "pivot-root", [OP_OPEN_TREE] = "open-tree",
-  [OP_MOVE_MOUNT] = "move-mount", [OP_MOUNT_SETATTR] = "mount-setattr", [OP_DEVICE] = "device", [OP_UNLINK] = "unlink", [OP_SYMLINK] = "symlink",
+  [OP_MOVE_MOUNT] = "move-mount", [OP_MOUNT_SETATTR] = "mount-setattr", [OP_COPY_TREE] = "copy-tree", [OP_DEVICE] = "device", [OP_UNLINK] = "unlink", [OP_SYMLINK] = "symlink",
   [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SETNS] = "setns", [OP_UNSHARE] = "unshare",
   [OP_CLONE_INIT] = "clone-init", [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid",
   [OP_SETRESUID] = "setresuid", [OP_SETHOSTNAME] = "sethostname", [OP_SETDOMAINNAME] = "setdomainname",

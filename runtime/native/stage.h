@@ -63,7 +63,8 @@ enum op_code {
   OP_DUP_ONTO = 48,
   OP_CAPBSET_DROP = 49,
   OP_MOUNT_SETATTR = 50,
-  OP_MAX = 50,
+  OP_COPY_TREE = 51,
+  OP_MAX = 51,
 };
 
 /* A string field: its bytes (NUL-terminated in the batch buffer) and length (a blob may hold NULs). */
@@ -128,6 +129,7 @@ void op_mount(const struct op *op);
 void op_open_tree(const struct op *op);
 void op_move_mount(const struct op *op);
 void op_mount_setattr(const struct op *op);
+void op_copy_tree(const struct op *op);
 void op_device(const struct op *op);
 void op_unlink(const struct op *op);
 void op_symlink(const struct op *op);

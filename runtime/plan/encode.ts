@@ -45,6 +45,7 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
     case 'open-tree': return { ints: [slotOrNone(op.dir), op.flags, op.into], strs: [op.path] };
     case 'move-mount': return { ints: [op.from, op.to], strs: [] };
     case 'mount-setattr': return { ints: [op.target, op.set, op.clear], strs: [] };
+    case 'copy-tree': return { ints: [op.from, op.to], strs: [] };
     case 'device':
       return { ints: [op.dir, op.type, op.permissions, op.dev, op.uid, op.gid], strs: [op.name, op.hostPath] };
     case 'unlink': return { ints: [op.dir, op.flags, op.ignoreMissing ? 1 : 0], strs: [op.name] };

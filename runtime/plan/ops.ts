@@ -38,6 +38,8 @@ export type StageOp =
   | { op: 'move-mount'; label: string; from: Slot; to: Slot }
   /** mount_setattr(AT_RECURSIVE) on the mount at `target` and every mount below it. */
   | { op: 'mount-setattr'; label: string; target: Slot; set: number; clear: number }
+  /** The contents of directory `from` copied into `to`, modes, owners and times kept (tmpcopyup). */
+  | { op: 'copy-tree'; label: string; from: Slot; to: Slot }
   /** mknod in `dir` (whatever was there removed first); where mknod is refused, the host's node bind-mounted. */
   | {
     op: 'device'; label: string; dir: Slot; name: string; type: number; permissions: number; dev: number;
@@ -104,7 +106,7 @@ export const OP_CODES: Record<OpName, number> = {
   setresgid: 23, setresuid: 24, sethostname: 25, setdomainname: 26, prctl: 27, capset: 28, setrlimit: 29,
   umask: 30, keyring: 31, send: 32, await: 33, fail: 34, pty: 35, setsid: 36, 'set-ctty': 37,
   'chown-stdio': 38, hook: 39, 'find-executable': 40, 'home-from-passwd': 41, 'wait-start': 42,
-  'place-fds': 43, 'reset-signals': 44, seccomp: 45, 'send-fd': 46, exec: 47, 'dup-onto': 48, 'capbset-drop': 49, 'mount-setattr': 50,
+  'place-fds': 43, 'reset-signals': 44, seccomp: 45, 'send-fd': 46, exec: 47, 'dup-onto': 48, 'capbset-drop': 49, 'mount-setattr': 50, 'copy-tree': 51,
 };
 
 /** A mount op with the usual defaults: no slots, no NULLs but the ones asked for, no errno ignored. */

@@ -152,6 +152,8 @@ export interface MountStep {
   data: string;
   /** rro, rnosuid, ...: mount_setattr attributes for the mount and every mount below it, applied last. */
   recursive?: { set: number; clear: number } | undefined;
+  /** tmpcopyup: a tmpfs that starts with a copy of what its directory held. */
+  copyUp?: boolean | undefined;
   /** Index in config.json's mounts, for error messages. */
   index: number;
   /** A detached bind: whether its source is a directory (the mount point made is one, else a file). */
