@@ -35,6 +35,10 @@ t.test('every operation survives encoding and decoding', async (t) => {
     { op: 'capbset-drop', label: 'l', capabilities: [0, 40] },
     { op: 'mount-setattr', label: 'l', target: 514, set: 0x200001, clear: 0x70 },
     { op: 'copy-tree', label: 'l', from: 513, to: 514 },
+    { op: 'sched-setattr', label: 'l', policy: 6, flags: 1, nice: -5, priority: 0, runtime: 1000, deadline: 2000, period: 3000 },
+    { op: 'ioprio-set', label: 'l', value: (3 << 13) | 0 },
+    { op: 'personality', label: 'l', persona: 8 },
+    { op: 'sched-setaffinity', label: 'l', cpus: [0, 3] },
   ];
   const lines = printed(all);
   t.same(lines, [
@@ -52,8 +56,12 @@ t.test('every operation survives encoding and decoding', async (t) => {
     'capbset-drop 0 40 | "l"',
     'mount-setattr 514 2097153 112 | "l"',
     'copy-tree 513 514 | "l"',
+    'sched-setattr 6 1 -5 0 1000 2000 3000 | "l"',
+    'ioprio-set 24576 | "l"',
+    'personality 8 | "l"',
+    'sched-setaffinity 0 3 | "l"',
   ]);
-  t.equal(Object.keys(OP_CODES).length, 51, 'as many codes as the C side knows (stage.h OP_MAX)');
+  t.equal(Object.keys(OP_CODES).length, 55, 'as many codes as the C side knows (stage.h OP_MAX)');
 });
 
 t.test('a string with a NUL is refused before anything is sent', async (t) => {

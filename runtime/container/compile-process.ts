@@ -4,6 +4,7 @@
  * executable), then, after start, what happens right before the exec (labels, signals, fds,
  * seccomp). Everything runs in the container's root.
  */
+import { execAttributeOps, finalAffinityOps } from '../linux/sched.js';
 import path from 'node:path';
 import type { Hook, HookState, ProcessPlan } from '../plan/types.js';
 import type { Slot, SlotAllocator, StageOp } from '../plan/ops.js';
@@ -43,7 +44,7 @@ export function executableCandidates(file: string, env: readonly string[], cwd: 
  */
 export function processSetupOps(proc: ProcessPlan, context: ProcessContext): StageOp[] {
   const { slots, lastCap } = context;
-  const ops: StageOp[] = [...rlimitOps(proc.rlimits, 'setting rlimits')];
+  const ops: StageOp[] = [...rlimitOps(proc.rlimits, 'setting rlimits'), ...execAttributeOps(proc.attributes)];
   if (!path.posix.isAbsolute(proc.cwd)) throw new TsruncError(`cwd: "${proc.cwd}" is not an absolute path`);
   // Resolved inside the container's root, magic links refused: a cwd of /proc/self/fd/N cannot
   // reach anything the stage holds (CVE-2024-21626). Created where missing, as runc does.
@@ -99,6 +100,7 @@ export function processExecOps(proc: ProcessPlan, context: ProcessContext, fds: 
     ...lsmOps(proc.lsm),
     { op: 'reset-signals', label: 'resetting signal dispositions' },
     { op: 'place-fds', label: 'preparing stdio', fds: [0, 1, 2, ...fds.passed] },
+    ...finalAffinityOps(proc.attributes),
   ];
   if (context.seccomp) ops.push(...seccompOps(context.seccomp, fds.listenerSocket, fds.pid, context.slots));
   ops.push({ op: 'exec', label: 'executing the container process', path: null, args: [...proc.args], env: [...proc.env], addHome: !proc.env.some((e) => e.startsWith('HOME=')) });

@@ -113,6 +113,12 @@ function processLines(proc: ProcessPlan | undefined, terminal: boolean): string[
     lines.push("  capabilities: unchanged (the config names none: root's full sets)");
   }
   for (const limit of proc.rlimits) lines.push(`  rlimit ${limit.type}: soft ${limit.soft} hard ${limit.hard}`);
+  const attributes = proc.attributes;
+  if (attributes.scheduler) lines.push(`  scheduler: policy ${attributes.scheduler.policy} nice ${attributes.scheduler.nice} priority ${attributes.scheduler.priority} flags 0x${attributes.scheduler.flags.toString(16)}`);
+  if (attributes.ioPriority !== undefined) lines.push(`  I/O priority: class ${attributes.ioPriority >> 13} level ${attributes.ioPriority & 7}`);
+  if (attributes.initialCpus) lines.push(`  CPUs until the exec: ${attributes.initialCpus.join(',')}`);
+  if (attributes.finalCpus) lines.push(`  CPUs from the exec: ${attributes.finalCpus.join(',')}`);
+  if (attributes.personality !== undefined) lines.push(`  personality: 0x${attributes.personality.toString(16)}`);
   if (proc.lsm.apparmorProfile) lines.push(`  apparmor: ${proc.lsm.apparmorProfile}`);
   if (proc.lsm.selinuxLabel) lines.push(`  selinux: ${proc.lsm.selinuxLabel}`);
   lines.push(...(proc.seccomp ? seccompLines(proc.seccomp) : ['  seccomp: none']));

@@ -186,6 +186,6 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
     runtimeIsRoot: host.runtimeIsRoot,
     process: process && planProcess(process, linux.seccomp, {
       ociVersion: config.ociVersion, id: flags.id, bundle: flags.bundle, annotations: config.annotations ?? {},
-    }, { extraEnv: flags.passedEnv }),
+    }, { extraEnv: flags.passedEnv, personality: linux.personality }),
   };
 }

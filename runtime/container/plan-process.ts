@@ -1,5 +1,6 @@
 /** Pure: config.json's process object (or exec's) → the process part of a plan. */
-import type { OciProcess, OciSeccomp } from '../spec/config.js';
+import type { OciConfig, OciProcess, OciSeccomp } from '../spec/config.js';
+import { planExecAttributes } from '../linux/sched.js';
 import type { ProcessPlan, SeccompContainerInfo } from '../plan/types.js';
 import { planCapabilities } from '../linux/capabilities.js';
 import { planLsm } from '../linux/lsm.js';
@@ -11,6 +12,8 @@ export interface ProcessPlanOptions {
   extraEnv?: readonly string[] | undefined;
   /** Where an AppArmor profile came from, for its errors (exec's --apparmor, a --process file). */
   apparmorOrigin?: string | undefined;
+  /** linux.personality of the container: its processes, exec'd ones too, run with it. */
+  personality?: NonNullable<OciConfig['linux']>['personality'];
 }
 
 export function planProcess(proc: OciProcess, seccomp: OciSeccomp | undefined, container: SeccompContainerInfo, options: ProcessPlanOptions = {}): ProcessPlan {
@@ -30,5 +33,6 @@ export function planProcess(proc: OciProcess, seccomp: OciSeccomp | undefined, c
     // An undefined host or origin takes planLsm's defaults (this host, config.json's path).
     lsm: planLsm(proc.apparmorProfile, proc.selinuxLabel, undefined, options.apparmorOrigin),
     seccomp: planSeccomp(seccomp, container),
+    attributes: planExecAttributes(proc, options.personality),
   };
 }

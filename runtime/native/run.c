@@ -91,6 +91,10 @@ static void run_op(const struct op *op) {
   case OP_MOVE_MOUNT: op_move_mount(op); break;
   case OP_MOUNT_SETATTR: op_mount_setattr(op); break;
   case OP_COPY_TREE: op_copy_tree(op); break;
+  case OP_SCHED_SETATTR: op_sched_setattr(op); break;
+  case OP_IOPRIO_SET: op_ioprio_set(op); break;
+  case OP_PERSONALITY: op_personality(op); break;
+  case OP_SCHED_SETAFFINITY: op_sched_setaffinity(op); break;
   case OP_DEVICE: op_device(op); break;
   case OP_UNLINK: op_unlink(op); break;
   case OP_SYMLINK: op_symlink(op); break;

@@ -64,7 +64,11 @@ enum op_code {
   OP_CAPBSET_DROP = 49,
   OP_MOUNT_SETATTR = 50,
   OP_COPY_TREE = 51,
-  OP_MAX = 51,
+  OP_SCHED_SETATTR = 52,
+  OP_IOPRIO_SET = 53,
+  OP_PERSONALITY = 54,
+  OP_SCHED_SETAFFINITY = 55,
+  OP_MAX = 55,
 };
 
 /* A string field: its bytes (NUL-terminated in the batch buffer) and length (a blob may hold NULs). */
@@ -130,6 +134,10 @@ void op_open_tree(const struct op *op);
 void op_move_mount(const struct op *op);
 void op_mount_setattr(const struct op *op);
 void op_copy_tree(const struct op *op);
+void op_sched_setattr(const struct op *op);
+void op_ioprio_set(const struct op *op);
+void op_personality(const struct op *op);
+void op_sched_setaffinity(const struct op *op);
 void op_device(const struct op *op);
 void op_unlink(const struct op *op);
 void op_symlink(const struct op *op);

@@ -46,6 +46,10 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
     case 'move-mount': return { ints: [op.from, op.to], strs: [] };
     case 'mount-setattr': return { ints: [op.target, op.set, op.clear], strs: [] };
     case 'copy-tree': return { ints: [op.from, op.to], strs: [] };
+    case 'sched-setattr': return { ints: [op.policy, op.flags, op.nice, op.priority, op.runtime, op.deadline, op.period], strs: [] };
+    case 'ioprio-set': return { ints: [op.value], strs: [] };
+    case 'personality': return { ints: [op.persona], strs: [] };
+    case 'sched-setaffinity': return { ints: [...op.cpus], strs: [] };
     case 'device':
       return { ints: [op.dir, op.type, op.permissions, op.dev, op.uid, op.gid], strs: [op.name, op.hostPath] };
     case 'unlink': return { ints: [op.dir, op.flags, op.ignoreMissing ? 1 : 0], strs: [op.name] };

@@ -114,6 +114,16 @@ export interface SeccompPlan {
   listener?: { path: string; metadata?: string; container: SeccompContainerInfo };
 }
 
+/** Attributes the process inherits across execve (linux/sched.ts). */
+export interface ExecAttributesPlan {
+  scheduler?: { policy: number; flags: number; nice: number; priority: number; runtime: number; deadline: number; period: number };
+  /** (class << 13) | level */
+  ioPriority?: number;
+  initialCpus?: number[];
+  finalCpus?: number[];
+  personality?: number;
+}
+
 export interface ProcessPlan {
   args: string[];
   env: string[];
@@ -129,6 +139,8 @@ export interface ProcessPlan {
   lsm: LsmPlan;
   /** Loaded last, right before execve. */
   seccomp: SeccompPlan | undefined;
+  /** scheduler, ioPriority, execCPUAffinity, personality. */
+  attributes: ExecAttributesPlan;
 }
 
 /** process.terminal with --console-socket. */
