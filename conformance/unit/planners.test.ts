@@ -21,8 +21,9 @@ import { parseSignal } from '../../runtime/container/signals.js';
 import { formatTable } from '../../runtime/container/query.js';
 
 t.test('parseMountOptions', async (t) => {
-  t.same(parseMountOptions(), { flags: 0, propagation: [], data: '' }, 'no options: nothing');
-  t.same(parseMountOptions([]), { flags: 0, propagation: [], data: '' });
+  const nothing = { flags: 0, propagation: [], data: '', recursive: undefined, copyUp: false };
+  t.same(parseMountOptions(), nothing, 'no options: nothing');
+  t.same(parseMountOptions([]), nothing);
   t.equal(parseMountOptions(['ro']).flags, MS_RDONLY);
   t.equal(parseMountOptions(['nosuid', 'nodev', 'noexec']).flags, MS_NOSUID | MS_NODEV | MS_NOEXEC);
   t.equal(parseMountOptions(['ro', 'rw']).flags, 0, 'a later clearing option wins');
@@ -32,7 +33,7 @@ t.test('parseMountOptions', async (t) => {
   t.equal(parseMountOptions(['relatime', 'strictatime']).flags, MS_RELATIME | MS_STRICTATIME);
   t.same(
     parseMountOptions(['nosuid', 'strictatime', 'mode=755', 'size=65536k']),
-    { flags: MS_NOSUID | MS_STRICTATIME, propagation: [], data: 'mode=755,size=65536k' },
+    { flags: MS_NOSUID | MS_STRICTATIME, propagation: [], data: 'mode=755,size=65536k', recursive: undefined, copyUp: false },
     'filesystem options go to data, in order',
   );
   t.same(
@@ -268,6 +269,7 @@ t.test('planContainer: process', async (t) => {
     capabilities: { bounding: [5], effective: [], inheritable: [], permitted: [], ambient: [] },
     lsm: planLsm(undefined, undefined),
     seccomp: undefined,
+    attributes: {},
   });
   const plain = planContainer(config(), flags).process!;
   t.equal(plain.noNewPrivileges, false);
@@ -338,4 +340,6 @@ t.test('recursive mount options: mount_setattr attributes to set and clear, the 
   t.same(parseMountOptions(['rnoatime', 'ratime']).recursive, { set: 0, clear: 0x70 }, 'ratime: back to relatime');
   t.same(parseMountOptions(['rnosymfollow', 'rnodev', 'rnoexec']).recursive, { set: 0x200000 | 0x4 | 0x8, clear: 0 });
   t.equal(parseMountOptions(['rro', 'mode=755']).data, 'mode=755', 'not passed to the filesystem');
+  t.equal(parseMountOptions(['tmpcopyup', 'mode=1777']).copyUp, true, 'tmpcopyup: a copy, not a filesystem option');
+  t.equal(parseMountOptions(['tmpcopyup', 'mode=1777']).data, 'mode=1777');
 });
