@@ -1,7 +1,8 @@
 /**
  * runtime-spec config.md "POSIX-platform Hooks" and runtime.md "Lifecycle": every hook kind
  * runs at its step, in the namespace the spec names, with the state on stdin and its own
- * args, env and timeout; failures stop create/start, or only warn for poststart/poststop.
+ * args, env and timeout; failures stop create/start, or only warn for poststart (before
+ * runtime-spec 1.3) and poststop.
  *
  * Hooks are `sh -c SCRIPT`: the host's /bin/sh for the runtime-namespace kinds (and for
  * createContainer, whose path resolves in the runtime namespace), the busybox rootfs's /bin/sh
@@ -270,6 +271,27 @@ t.test('failing poststart and poststop hooks are warnings; the rest still runs',
   t.equal(deleted.status, 0, 'delete succeeds');
   t.match(deleted.stderr, /level=warning msg=.*poststop hook #0 \(\/bin\/sh\) failed: exit status 3/);
   t.same(sandbox.order(), ['after-poststart', 'after-poststop']);
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('runtime-spec 1.3: a failing poststart hook fails start and stops the container', async (t) => {
+  const sandbox = sandboxFor(t);
+  const config = sandbox.config({
+    poststart: [sandbox.failing('poststart'), sandbox.record('poststart', 'after-poststart')],
+    poststop: [sandbox.record('poststop')],
+  });
+  const bundle = sandbox.bundle({ ...config, ociVersion: '1.3.0' });
+  const id = sandbox.nextId();
+  t.equal((await sandbox.create(id, bundle)).status, 0);
+  const started = await sandbox.tsrunc(['start', id]);
+  t.equal(started.status, 1, 'start fails');
+  t.match(started.stderr.trim(), /^tsrunc: poststart hook #0 \(\/bin\/sh\) failed: exit status 3 .*; the container was stopped/, 'an error naming the hook');
+  t.equal(started.stderr.trim().split('\n').length, 1, 'one line');
+  t.same(sandbox.order(), [], 'the hooks after it do not run');
+  t.match((await sandbox.tsrunc(['state', id])).stdout, /"status": "stopped"/, 'the container is stopped');
+  const deleted = await sandbox.tsrunc(['delete', id]);
+  t.equal(deleted.status, 0, `the lifecycle goes on at delete: ${deleted.stderr}`);
+  t.same(sandbox.order(), ['poststop'], 'which runs poststop');
   assertNothingLeft(t, sandbox);
 });
 

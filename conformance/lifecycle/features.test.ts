@@ -37,7 +37,7 @@ t.test('features prints the runtime-spec features document', async (t) => {
   t.teardown(() => sandbox.cleanup());
   const f = await features(sandbox);
   t.equal(f.ociVersionMin, '1.0.0');
-  t.equal(f.ociVersionMax, '1.2.0');
+  t.equal(f.ociVersionMax, '1.3.0');
   t.same(f.hooks, ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
   for (const option of ['ro', 'rw', 'nosuid', 'nodev', 'noexec', 'bind', 'rbind', 'rprivate', 'rslave', 'strictatime']) {
     t.ok(f.mountOptions.includes(option), `mount option ${option} is listed`);

@@ -1,7 +1,8 @@
 /**
  * What the process inherits across execve, read back from inside the container:
- * process.scheduler, process.ioPriority, process.execCPUAffinity and linux.personality (each was
- * accepted and ignored before).
+ * process.scheduler, process.ioPriority, process.execCPUAffinity, linux.personality and
+ * linux.memoryPolicy (each was accepted and ignored before); the runtime-spec 1.3 fields tsrunc
+ * does not apply yet are refused, not ignored.
  */
 import fs from 'node:fs';
 import t from 'tap';
@@ -88,3 +89,33 @@ t.test('refused: personality flags (the spec names none yet)', async (t) => {
   const config = { ...base, linux: { ...linux(base), personality: { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] } } };
   await expectCreateFailure(t, sandbox, config, /config\.json: \/linux\/personality\/flags: personality flags are not supported/);
 });
+
+t.test('runtime-spec 1.3 memoryPolicy: the NUMA policy the process runs with', async (t) => {
+  for (const [policy, expected] of [
+    [{ mode: 'MPOL_BIND', nodes: '0' }, / bind:0 /],
+    [{ mode: 'MPOL_INTERLEAVE', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] }, / interleave=static:0 /],
+    [{ mode: 'MPOL_LOCAL' }, / local /],
+  ] as const) {
+    const sandbox = new Sandbox();
+    t.teardown(() => sandbox.cleanup());
+    const base = busyboxConfig(['true']);
+    const result = await runScript(sandbox, 'head -1 /proc/$$/numa_maps', { overrides: { ociVersion: '1.3.0', linux: { ...linux(base), memoryPolicy: policy } } });
+    t.equal(result.status, 0, result.stderr);
+    t.match(result.stdout, expected, `${policy.mode}: ${result.stdout.trim()}`);
+  }
+});
+
+for (const [name, linuxFields, expected] of [
+  ['MPOL_BIND without nodes', { memoryPolicy: { mode: 'MPOL_BIND' } }, /config\.json: \/linux\/memoryPolicy\/nodes: MPOL_BIND needs at least one memory node/],
+  ['MPOL_LOCAL with nodes', { memoryPolicy: { mode: 'MPOL_LOCAL', nodes: '0' } }, /config\.json: \/linux\/memoryPolicy\/nodes: MPOL_LOCAL takes no memory nodes/],
+  ['both node flags', { memoryPolicy: { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'] } }, /\/linux\/memoryPolicy\/flags: .* exclude each other/],
+  ['netDevices (not applied yet)', { netDevices: { eth9: { name: 'eth0' } } }, /config\.json: \/linux\/netDevices: moving host network devices into the container is not supported/],
+  ['intelRdt (not applied yet)', { intelRdt: { closID: 'x' } }, /config\.json: \/linux\/intelRdt: Intel RDT \(resctrl\) is not supported/],
+] as const) {
+  t.test(`refused, not ignored: ${name}`, async (t) => {
+    const sandbox = new Sandbox();
+    t.teardown(() => sandbox.cleanup());
+    const base = busyboxConfig(['true']);
+    await expectCreateFailure(t, sandbox, { ...base, ociVersion: '1.3.0', linux: { ...linux(base), ...linuxFields } }, expected);
+  });
+}

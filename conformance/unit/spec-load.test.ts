@@ -48,9 +48,9 @@ t.test('invalid JSON names the parser problem', async (t) => {
 });
 
 t.test('schema errors come through with the config.json label', async (t) => {
-  const dir = bundleWith(t, '{"ociVersion": "1.3.0", "process": {"cwd": "/", "args": "sh"}}');
+  const dir = bundleWith(t, '{"ociVersion": "1.4.0", "process": {"cwd": "/", "args": "sh"}}');
   t.same(thrownLines(() => loadConfig(dir)).sort(), [
-    'config.json: /ociVersion: unsupported version "1.3.0" (supported: 1.0.0 to 1.2.x)',
+    'config.json: /ociVersion: unsupported version "1.4.0" (supported: 1.0.0 to 1.3.x)',
     'config.json: /process/args: must be array',
   ]);
 });

@@ -135,7 +135,7 @@ t.test('several errors are reported together, one per line, without repeats', as
   t.same(lines.slice().sort(), [
     'config.json: /hostname: must be string',
     'config.json: /linux/sysctl/net.ipv4.ip_forward: must be string',
-    'config.json: /ociVersion: unsupported version "2.0.0" (supported: 1.0.0 to 1.2.x)',
+    'config.json: /ociVersion: unsupported version "2.0.0" (supported: 1.0.0 to 1.3.x)',
     'config.json: /process/args: must NOT have fewer than 1 items',
     'config.json: /process/env/1: must be string',
     'config.json: /root/readonly: must be boolean',
@@ -144,15 +144,15 @@ t.test('several errors are reported together, one per line, without repeats', as
   t.equal(new Set(lines).size, lines.length, 'no line repeats');
 });
 
-t.test('ociVersion must be SemVer from 1.0.0 to 1.2.x', async (t) => {
-  for (const version of ['1.0.0', '1.0.2-dev', '1.1.0', '1.2.0', '1.2.1', '1.2.10', '1.0.0-rc5', '1.2.0+build.7']) {
+t.test('ociVersion must be SemVer from 1.0.0 to 1.3.x', async (t) => {
+  for (const version of ['1.0.0', '1.0.2-dev', '1.1.0', '1.2.0', '1.2.1', '1.2.10', '1.0.0-rc5', '1.2.0+build.7', '1.3.0', '1.3.1']) {
     t.ok(isSupportedOciVersion(version), `${version} is supported`);
     t.doesNotThrow(() => validateConfig({ ociVersion: version }), `${version} validates`);
   }
-  for (const version of ['0.9.0', '1.3.0', '1.3.0-rc1', '2.0.0', 'abc', '1.2', '1.02.0', '', 'v1.2.0']) {
+  for (const version of ['0.9.0', '1.4.0', '1.4.0-rc1', '2.0.0', 'abc', '1.2', '1.02.0', '', 'v1.2.0']) {
     t.notOk(isSupportedOciVersion(version), `${version} is not supported`);
     t.same(thrownLines(() => validateConfig({ ociVersion: version })), [
-      `config.json: /ociVersion: unsupported version ${JSON.stringify(version)} (supported: 1.0.0 to 1.2.x)`,
+      `config.json: /ociVersion: unsupported version ${JSON.stringify(version)} (supported: 1.0.0 to 1.3.x)`,
     ]);
   }
   t.same(thrownLines(() => validateConfig({ ociVersion: 1.2 })), ['config.json: /ociVersion: must be string'], 'a non-string is a type error only');

@@ -39,6 +39,7 @@ t.test('every operation survives encoding and decoding', async (t) => {
     { op: 'ioprio-set', label: 'l', value: (3 << 13) | 0 },
     { op: 'personality', label: 'l', persona: 8 },
     { op: 'sched-setaffinity', label: 'l', cpus: [0, 3] },
+    { op: 'set-mempolicy', label: 'l', mode: 2 | (1 << 15), nodes: [0, 1] },
   ];
   const lines = printed(all);
   t.same(lines, [
@@ -60,8 +61,9 @@ t.test('every operation survives encoding and decoding', async (t) => {
     'ioprio-set 24576 | "l"',
     'personality 8 | "l"',
     'sched-setaffinity 0 3 | "l"',
+    'set-mempolicy 32770 0 1 | "l"',
   ]);
-  t.equal(Object.keys(OP_CODES).length, 55, 'as many codes as the C side knows (stage.h OP_MAX)');
+  t.equal(Object.keys(OP_CODES).length, 56, 'as many codes as the C side knows (stage.h OP_MAX)');
 });
 
 t.test('a string with a NUL is refused before anything is sent', async (t) => {

@@ -122,7 +122,7 @@ function planExecProcess(proc: OciProcess, state: TsruncState, apparmorOrigin: s
   const config = state.config;
   return planProcess(proc, config.linux?.seccomp, {
     ociVersion: config.ociVersion, id: state.id, bundle: state.bundle, annotations: config.annotations ?? {}, status: 'running',
-  }, { apparmorOrigin, personality: config.linux?.personality });
+  }, { apparmorOrigin, linux: config.linux });
 }
 
 /** Every namespace the container has, joined through its init's /proc/<pid>/ns, the user namespace first. */

@@ -34,7 +34,7 @@ export interface Features {
 export async function features(): Promise<Features> {
   return {
     ociVersionMin: '1.0.0',
-    // validate.ts accepts 1.0.0 to 1.2.x; 1.2.0 is the version tsrunc implements.
+    // validate.ts accepts 1.0.0 to 1.3.x; 1.3.0 is the version tsrunc implements.
     ociVersionMax: SPEC_VERSION,
     hooks: [...HOOK_KINDS],
     mountOptions: [...knownMountOptions, ...IDMAP_OPTIONS].sort(),

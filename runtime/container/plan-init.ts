@@ -116,6 +116,11 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
     uidMappings: linux.uidMappings, gidMappings: linux.gidMappings, timeOffsets: linux.timeOffsets,
   });
   const has = (type: string) => namespaces.types.includes(type as never);
+  // runtime-spec 1.3 fields tsrunc does not apply yet: refused, never accepted and ignored.
+  if (Object.keys(linux.netDevices ?? {}).length > 0) {
+    throw new TsruncError('config.json: /linux/netDevices: moving host network devices into the container is not supported by tsrunc yet');
+  }
+  if (linux.intelRdt) throw new TsruncError('config.json: /linux/intelRdt: Intel RDT (resctrl) is not supported by tsrunc yet');
   if (config.hostname !== undefined && config.hostname !== '' && !has('uts')) {
     throw new TsruncError('config.json: /hostname: setting the hostname needs a uts namespace');
   }
@@ -186,6 +191,6 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
     runtimeIsRoot: host.runtimeIsRoot,
     process: process && planProcess(process, linux.seccomp, {
       ociVersion: config.ociVersion, id: flags.id, bundle: flags.bundle, annotations: config.annotations ?? {},
-    }, { extraEnv: flags.passedEnv, personality: linux.personality }),
+    }, { extraEnv: flags.passedEnv, linux }),
   };
 }

@@ -12,8 +12,8 @@ export interface ProcessPlanOptions {
   extraEnv?: readonly string[] | undefined;
   /** Where an AppArmor profile came from, for its errors (exec's --apparmor, a --process file). */
   apparmorOrigin?: string | undefined;
-  /** linux.personality of the container: its processes, exec'd ones too, run with it. */
-  personality?: NonNullable<OciConfig['linux']>['personality'];
+  /** The container's linux section: its personality and memory policy hold for exec'd processes too. */
+  linux?: OciConfig['linux'];
 }
 
 export function planProcess(proc: OciProcess, seccomp: OciSeccomp | undefined, container: SeccompContainerInfo, options: ProcessPlanOptions = {}): ProcessPlan {
@@ -33,6 +33,6 @@ export function planProcess(proc: OciProcess, seccomp: OciSeccomp | undefined, c
     // An undefined host or origin takes planLsm's defaults (this host, config.json's path).
     lsm: planLsm(proc.apparmorProfile, proc.selinuxLabel, undefined, options.apparmorOrigin),
     seccomp: planSeccomp(seccomp, container),
-    attributes: planExecAttributes(proc, options.personality),
+    attributes: planExecAttributes(proc, options.linux),
   };
 }

@@ -9,7 +9,8 @@ import * as libc from '../linux/libc.js';
 import { closeWatch, hasExited, waitForExit, watchProcess, type ProcessWatch } from '../linux/process-exit.js';
 import { EXEC_FIFO, openContainer } from './state-store.js';
 import { containerStatus } from './status.js';
-import { hookState, runHooksWarnOnly } from './hooks.js';
+import { hookState, runHooks, runHooksWarnOnly } from './hooks.js';
+import type { TsruncState } from '../spec/state.js';
 import { logWarning } from '../log.js';
 import { step } from '../steps.js';
 
@@ -57,7 +58,36 @@ export function startContainer(root: string, id: string): void {
     lock.release();
   }
   // runtime.md Lifecycle step 9, after the lock so a hook may ask `tsrunc state`.
-  if (started) runHooksWarnOnly('poststart', state.config.hooks?.poststart, hookState(state, 'running'), logWarning);
+  if (started) runPoststart(state);
+}
+
+/**
+ * A failed poststart hook: runtime-spec 1.3 says the runtime MUST generate an error and stop the
+ * container; earlier versions, to log a warning and go on. The config's ociVersion decides.
+ */
+function runPoststart(state: TsruncState): void {
+  const hooks = state.config.hooks?.poststart;
+  const view = hookState(state, 'running');
+  if (!specAtLeast(state.config.ociVersion, 1, 3)) {
+    runHooksWarnOnly('poststart', hooks, view, logWarning);
+    return;
+  }
+  try {
+    runHooks('poststart', hooks, view);
+  } catch (error) {
+    try {
+      process.kill(state.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    waitForExit(state.pid, state.initStartTime, 10_000);
+    throw new TsruncError(`${(error as Error).message}; the container was stopped (runtime-spec 1.3: a failed poststart hook stops it)`);
+  }
+}
+
+function specAtLeast(version: string, major: number, minor: number): boolean {
+  const [theirMajor, theirMinor] = version.split('.').map((part) => parseInt(part, 10));
+  return theirMajor! > major || (theirMajor === major && theirMinor! >= minor);
 }
 
 /**

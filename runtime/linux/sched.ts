@@ -1,12 +1,14 @@
 /**
  * Pure: the execution attributes a process inherits across execve, from config.json to the
  * numbers the stage passes to the kernel: process.scheduler (sched_setattr), process.ioPriority
- * (ioprio_set), process.execCPUAffinity (sched_setaffinity) and linux.personality.
+ * (ioprio_set), process.execCPUAffinity (sched_setaffinity), linux.personality and, from
+ * mempolicy.ts, linux.memoryPolicy.
  */
 import { TsruncError } from '../errors.js';
 import type { StageOp } from '../plan/ops.js';
 import type { ExecAttributesPlan } from '../plan/types.js';
 import type { OciConfig, OciProcess } from '../spec/config.js';
+import { memoryPolicyOps, planMemoryPolicy } from './mempolicy.js';
 
 const POLICIES: Record<string, number> = {
   SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6,
@@ -37,8 +39,11 @@ export function parseCpuList(text: string, where: string): number[] {
   return [...cpus].sort((a, b) => a - b);
 }
 
-export function planExecAttributes(proc: OciProcess, personality: NonNullable<OciConfig['linux']>['personality']): ExecAttributesPlan {
+export function planExecAttributes(proc: OciProcess, linux: OciConfig['linux']): ExecAttributesPlan {
   const plan: ExecAttributesPlan = {};
+  const personality = linux?.personality;
+  const memoryPolicy = planMemoryPolicy(linux?.memoryPolicy);
+  if (memoryPolicy) plan.memoryPolicy = memoryPolicy;
   const scheduler = proc.scheduler;
   if (scheduler) {
     const flags = (scheduler.flags ?? []).reduce((all, name) => all | SCHED_FLAGS[name]!, 0);
@@ -70,6 +75,7 @@ export function execAttributeOps(plan: ExecAttributesPlan): StageOp[] {
   if (plan.scheduler) ops.push({ op: 'sched-setattr', label: 'setting the scheduler (process.scheduler)', ...plan.scheduler });
   if (plan.ioPriority !== undefined) ops.push({ op: 'ioprio-set', label: 'setting the I/O priority (process.ioPriority)', value: plan.ioPriority });
   if (plan.personality !== undefined) ops.push({ op: 'personality', label: 'setting the personality (linux.personality)', persona: plan.personality });
+  ops.push(...memoryPolicyOps(plan.memoryPolicy));
   return ops;
 }
 

@@ -139,7 +139,7 @@ static const char *const names[OP_MAX + 1] = {
   [OP_MOUNT] = "mount", [OP_UMOUNT] = "umount", [OP_PIVOT_ROOT] = "pivot-root", [OP_OPEN_TREE] = "open-tree",
   [OP_MOVE_MOUNT] = "move-mount", [OP_MOUNT_SETATTR] = "mount-setattr", [OP_COPY_TREE] = "copy-tree",
   [OP_SCHED_SETATTR] = "sched-setattr", [OP_IOPRIO_SET] = "ioprio-set", [OP_PERSONALITY] = "personality",
-  [OP_SCHED_SETAFFINITY] = "sched-setaffinity", [OP_DEVICE] = "device", [OP_UNLINK] = "unlink", [OP_SYMLINK] = "symlink",
+  [OP_SCHED_SETAFFINITY] = "sched-setaffinity", [OP_SET_MEMPOLICY] = "set-mempolicy", [OP_DEVICE] = "device", [OP_UNLINK] = "unlink", [OP_SYMLINK] = "symlink",
   [OP_MASK] = "mask", [OP_READONLY] = "readonly", [OP_SETNS] = "setns", [OP_UNSHARE] = "unshare",
   [OP_CLONE_INIT] = "clone-init", [OP_SETGROUPS] = "setgroups", [OP_SETRESGID] = "setresgid",
   [OP_SETRESUID] = "setresuid", [OP_SETHOSTNAME] = "sethostname", [OP_SETDOMAINNAME] = "setdomainname",

@@ -95,6 +95,7 @@ static void run_op(const struct op *op) {
   case OP_IOPRIO_SET: op_ioprio_set(op); break;
   case OP_PERSONALITY: op_personality(op); break;
   case OP_SCHED_SETAFFINITY: op_sched_setaffinity(op); break;
+  case OP_SET_MEMPOLICY: op_set_mempolicy(op); break;
   case OP_DEVICE: op_device(op); break;
   case OP_UNLINK: op_unlink(op); break;
   case OP_SYMLINK: op_symlink(op); break;

@@ -2,7 +2,7 @@
  * Scheduling and execution attributes the process inherits across execve: the scheduler
  * (process.scheduler), the I/O priority (process.ioPriority), the CPU affinity
  * (process.execCPUAffinity) and the personality (linux.personality). tsrunc computes every
- * value; the stage makes the calls.
+ * value; the stage makes the calls. Also the NUMA memory policy (linux.memoryPolicy).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,4 +63,19 @@ void op_sched_setaffinity(const struct op *op) {
   for (uint32_t i = 0; i < op->n_ints; i++) CPU_SET_S((size_t)op_int(op, i), size, set);
   if (sched_setaffinity(0, size, set) < 0) fail_call(op, "sched_setaffinity", errno);
   CPU_FREE(set);
+}
+
+/* set-mempolicy: ints the mode (with its MPOL_F_* flags), then the nodes */
+void op_set_mempolicy(const struct op *op) {
+  int64_t highest = -1;
+  for (uint32_t i = 1; i < op->n_ints; i++) highest = op_int(op, i) > highest ? op_int(op, i) : highest;
+  const size_t bits = 8 * sizeof(unsigned long);
+  size_t words = highest < 0 ? 1 : (size_t)highest / bits + 1;
+  unsigned long *mask = calloc(words, sizeof *mask);
+  if (!mask) fail_call(op, "calloc", ENOMEM);
+  for (uint32_t i = 1; i < op->n_ints; i++) mask[op_int(op, i) / bits] |= 1UL << (op_int(op, i) % bits);
+  /* maxnode counts one past the last bit the kernel reads. */
+  unsigned long maxnode = highest < 0 ? 0 : words * bits + 1;
+  if (syscall(SYS_set_mempolicy, (int)op_int(op, 0), highest < 0 ? NULL : mask, maxnode) < 0) fail_call(op, "set_mempolicy", errno);
+  free(mask);
 }

@@ -68,7 +68,8 @@ enum op_code {
   OP_IOPRIO_SET = 53,
   OP_PERSONALITY = 54,
   OP_SCHED_SETAFFINITY = 55,
-  OP_MAX = 55,
+  OP_SET_MEMPOLICY = 56,
+  OP_MAX = 56,
 };
 
 /* A string field: its bytes (NUL-terminated in the batch buffer) and length (a blob may hold NULs). */
@@ -138,6 +139,7 @@ void op_sched_setattr(const struct op *op);
 void op_ioprio_set(const struct op *op);
 void op_personality(const struct op *op);
 void op_sched_setaffinity(const struct op *op);
+void op_set_mempolicy(const struct op *op);
 void op_device(const struct op *op);
 void op_unlink(const struct op *op);
 void op_symlink(const struct op *op);

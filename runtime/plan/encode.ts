@@ -50,6 +50,7 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
     case 'ioprio-set': return { ints: [op.value], strs: [] };
     case 'personality': return { ints: [op.persona], strs: [] };
     case 'sched-setaffinity': return { ints: [...op.cpus], strs: [] };
+    case 'set-mempolicy': return { ints: [op.mode, ...op.nodes], strs: [] };
     case 'device':
       return { ints: [op.dir, op.type, op.permissions, op.dev, op.uid, op.gid], strs: [op.name, op.hostPath] };
     case 'unlink': return { ints: [op.dir, op.flags, op.ignoreMissing ? 1 : 0], strs: [op.name] };

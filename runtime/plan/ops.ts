@@ -44,6 +44,7 @@ export type StageOp =
   | { op: 'ioprio-set'; label: string; value: number }
   | { op: 'personality'; label: string; persona: number }
   | { op: 'sched-setaffinity'; label: string; cpus: number[] }
+  | { op: 'set-mempolicy'; label: string; mode: number; nodes: number[] }
   /** mknod in `dir` (whatever was there removed first); where mknod is refused, the host's node bind-mounted. */
   | {
     op: 'device'; label: string; dir: Slot; name: string; type: number; permissions: number; dev: number;
@@ -111,7 +112,7 @@ export const OP_CODES: Record<OpName, number> = {
   umask: 30, keyring: 31, send: 32, await: 33, fail: 34, pty: 35, setsid: 36, 'set-ctty': 37,
   'chown-stdio': 38, hook: 39, 'find-executable': 40, 'home-from-passwd': 41, 'wait-start': 42,
   'place-fds': 43, 'reset-signals': 44, seccomp: 45, 'send-fd': 46, exec: 47, 'dup-onto': 48, 'capbset-drop': 49, 'mount-setattr': 50, 'copy-tree': 51,
-  'sched-setattr': 52, 'ioprio-set': 53, personality: 54, 'sched-setaffinity': 55,
+  'sched-setattr': 52, 'ioprio-set': 53, personality: 54, 'sched-setaffinity': 55, 'set-mempolicy': 56,
 };
 
 /** A mount op with the usual defaults: no slots, no NULLs but the ones asked for, no errno ignored. */

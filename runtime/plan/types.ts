@@ -122,6 +122,8 @@ export interface ExecAttributesPlan {
   initialCpus?: number[];
   finalCpus?: number[];
   personality?: number;
+  /** linux.memoryPolicy: set_mempolicy's mode (with its flags) and nodes. */
+  memoryPolicy?: { mode: number; nodes: number[] };
 }
 
 export interface ProcessPlan {

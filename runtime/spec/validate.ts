@@ -7,8 +7,8 @@ import { validateSchema as checkStateSchema } from './generated/validate-state.j
 
 /** Oldest and newest runtime-spec releases whose config.json tsrunc reads. */
 const SUPPORTED_MAJOR = 1;
-const SUPPORTED_MAX_MINOR = 2;
-const SUPPORTED_TEXT = 'supported: 1.0.0 to 1.2.x';
+const SUPPORTED_MAX_MINOR = 3;
+const SUPPORTED_TEXT = 'supported: 1.0.0 to 1.3.x';
 
 const semver = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 
