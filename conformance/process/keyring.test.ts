@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { Sandbox } from '../lib/harness.js';
-import { assertNothingLeft, runScript } from '../lib/container-helpers.js';
+import { assertNothingLeft, runScript, scriptConfig } from '../lib/container-helpers.js';
 
 // /proc/keys lists the keys the reader may view, its session keyring among them.
 const script = 'echo "keyrings=$(grep -o \' keyring  *[^:]*\' /proc/keys | awk \'{print $2}\' | tr "\\n" " ")"';
@@ -16,14 +16,18 @@ function keyrings(stdout: string): string[] {
 t.test('a new session keyring named _ses.<id>; --no-new-keyring keeps the caller\'s', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());
-  const own = await runScript(sandbox, script);
+  // Ids no other test uses: root in a container sees every root-owned keyring on the host,
+  // other tests' containers' among them.
+  const id = `keyring-${process.pid}`;
+  const run = (flags: string[], name: string) => sandbox.tsrunc(['run', ...flags, '--bundle', sandbox.bundle(scriptConfig(script)), name]);
+  const own = await run([], id);
   t.equal(own.status, 0, own.stderr);
   const ownRings = keyrings(own.stdout);
-  t.ok(ownRings.some((name) => /^_ses\.c\d+$/.test(name)), `the container's own keyring is there: ${ownRings.join(' ')}`);
+  t.ok(ownRings.includes(`_ses.${id}`), `the container's own keyring is there: ${ownRings.join(' ')}`);
 
-  const kept = await runScript(sandbox, script, { flags: ['--no-new-keyring'] });
+  const kept = await run(['--no-new-keyring'], `${id}-kept`);
   t.equal(kept.status, 0, kept.stderr);
-  t.notOk(keyrings(kept.stdout).some((name) => name.startsWith('_ses.c')), `with --no-new-keyring there is none: ${keyrings(kept.stdout).join(' ')}`);
+  t.notOk(keyrings(kept.stdout).includes(`_ses.${id}-kept`), `with --no-new-keyring there is none: ${keyrings(kept.stdout).join(' ')}`);
   assertNothingLeft(t, sandbox);
 });
 

@@ -38,7 +38,7 @@ t.test('NOTIFY: the listener gets the fd and the container state, and answers th
   const received = event(listener, 'state') as { state: JsonObject; fdCount: number; fdTarget: string } | undefined;
   t.ok(received, 'the listener got the container process state');
   t.same(received?.state, {
-    ociVersion: '1.2.0',
+    ociVersion: '1.3.0', // the runtime's spec version (runc: specs.Version)
     fds: ['seccompFd'],
     pid: state.pid,
     metadata: 'MKNOD=/dev/null;agent=test',
