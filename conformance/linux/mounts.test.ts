@@ -203,3 +203,15 @@ t.test('a hostile rootfs cannot point mounts or /dev at the host', async (t) => 
   t.same(hostPaths.flatMap((p) => mountsUnder(p)), [], 'no mount on the host paths');
   assertNothingLeft(t, sandbox);
 });
+
+t.test('a relative mount destination is relative to / (runtime-spec 1.2), with a warning', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const config = scriptConfig('echo type=$(stat -f -c %T /tmp)', {
+    overrides: { mounts: [proc, { destination: 'tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }] },
+  });
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), 'relative']);
+  t.equal(result.status, 0, result.stderr);
+  t.equal(fields(result.stdout)['type'], 'tmpfs', 'the tmpfs is on /tmp');
+  t.match(result.stderr, /level=warning msg=.*\/mounts\/1\/destination: \\"tmp\\" is relative: taken as \\"\/tmp\\"/);
+});

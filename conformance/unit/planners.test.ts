@@ -180,9 +180,8 @@ t.test('planContainer: mounts', async (t) => {
   t.same(tmp, { source: 'tmpfs', destination: '/tmp', type: 'tmpfs', flags: MS_NOSUID, propagation: [], data: 'mode=1777', index: 2 });
   t.equal(normalized!.destination, '/b/c', 'destinations are normalized');
 
-  t.throws(() => planContainer(config({ mounts: [{ destination: 'data', type: 'tmpfs', source: 'tmpfs' }] }), flags), {
-    message: 'config.json: /mounts/0/destination: "data" is not an absolute path',
-  });
+  const relative = planContainer(config({ mounts: [{ destination: 'data/', type: 'tmpfs', source: 'tmpfs' }] }), flags);
+  t.equal(relative.rootfs.mounts[0]!.destination, '/data', 'a relative destination is relative to / (runtime-spec 1.2)');
   t.throws(() => planContainer(config({ mounts: [{ destination: '/x', type: 'bind', options: ['rbind'] }] }), flags), {
     message: 'config.json: /mounts/0/source: a bind mount needs a source',
   });

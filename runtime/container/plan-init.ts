@@ -11,6 +11,7 @@ import type { OciConfig } from '../spec/config.js';
 import type { ContainerPlan, Hook, HookState, MountStep } from '../plan/types.js';
 import { planConsole } from './plan-console.js';
 import { TsruncError } from '../errors.js';
+import { logWarning } from '../log.js';
 import { CLONE_NEWNS, planNamespaces } from '../linux/namespaces.js';
 import { parseMountOptions, rootPropagationFlags } from '../linux/mount-options.js';
 import { planDevices } from '../linux/devices.js';
@@ -62,7 +63,8 @@ export interface CreateFlags {
 function planMounts(config: OciConfig, bundle: string, host: HostFacts, mappedRoot: boolean): MountStep[] {
   return (config.mounts ?? []).map((mount, index) => {
     if (!path.isAbsolute(mount.destination)) {
-      throw new TsruncError(`config.json: /mounts/${index}/destination: "${mount.destination}" is not an absolute path`);
+      // runtime-spec 1.2: "it MAY be a relative path, in which case it MUST be interpreted as relative to "/"" (deprecated).
+      logWarning(`config.json: /mounts/${index}/destination: "${mount.destination}" is relative: taken as "/${mount.destination}" (relative destinations are deprecated)`);
     }
     // idmap/ridmap are not mount(2) options: user-namespace-idmap.ts makes such a mount.
     const options = parseMountOptions((mount.options ?? []).filter((option) => !IDMAP_OPTIONS.includes(option)));
@@ -77,7 +79,7 @@ function planMounts(config: OciConfig, bundle: string, host: HostFacts, mappedRo
       // Relative bind sources are relative to the bundle (runtime-spec, "Mounts").
       source: isBind && !path.isAbsolute(source) ? path.join(bundle, source) : source,
       // "/dev/" is "/dev": normalize keeps a trailing slash, which would hide the mount from checks.
-      destination: path.posix.normalize(mount.destination).replace(/(.)\/+$/, '$1'),
+      destination: path.posix.normalize(`/${mount.destination}`).replace(/(.)\/+$/, '$1'),
       type: type === 'bind' ? '' : type,
       flags: isBind ? options.flags | 0x1000 : options.flags,
       propagation: options.propagation,
