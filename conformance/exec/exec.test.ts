@@ -159,7 +159,18 @@ t.test('exec into a stopped or paused container, or without a command, fails', a
   const paused = await sandbox.tsrunc(['exec', 'e6', 'true']);
   t.equal(paused.status, 1);
   t.match(paused.stderr, /cannot exec in a paused container: e6/);
-  t.equal((await sandbox.tsrunc(['resume', 'e6'])).status, 0);
+  // runc's --ignore-paused: the process runs once the container is resumed (runc's cgroups.bats does the same).
+  let resumeStarted = 0;
+  const resumeLater = new Promise<void>((resolve) => setTimeout(resolve, 1500)).then(() => {
+    resumeStarted = Date.now();
+    return sandbox.tsrunc(['resume', 'e6']);
+  });
+  const ignoring = await sandbox.tsrunc(['exec', '--ignore-paused', 'e6', 'echo', 'ok']);
+  const execEnded = Date.now();
+  t.equal((await resumeLater).status, 0, 'resumed meanwhile');
+  t.equal(ignoring.status, 0, `exec --ignore-paused: ${ignoring.stderr}`);
+  t.equal(ignoring.stdout, 'ok\n', 'its process ran');
+  t.ok(resumeStarted > 0 && execEnded >= resumeStarted, 'only once the container was resumed');
   const noCommand = await sandbox.tsrunc(['exec', 'e6']);
   t.equal(noCommand.status, 1);
   t.match(noCommand.stderr, /no command/);

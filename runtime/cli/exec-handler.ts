@@ -25,6 +25,7 @@ export interface ExecArgs extends GlobalArgs {
   apparmor?: string;
   processLabel?: string;
   cgroup: string[];
+  ignorePaused: boolean;
 }
 
 export async function execHandler(args: ExecArgs): Promise<void> {
@@ -33,6 +34,6 @@ export async function execHandler(args: ExecArgs): Promise<void> {
     env: args.env.map(String), user: args.user, additionalGids: args.additionalGids, caps: args.cap.map(String),
     noNewPrivs: args.noNewPrivs, tty: args.tty, detach: args.detach, pidFile: args.pidFile,
     consoleSocket: args.consoleSocket, preserveFds: args.preserveFds,
-    apparmor: args.apparmor, processLabel: args.processLabel, cgroups: args.cgroup.map(String),
+    apparmor: args.apparmor, processLabel: args.processLabel, cgroups: args.cgroup.map(String), ignorePaused: args.ignorePaused,
   });
 }

@@ -88,6 +88,7 @@ export const VERBS = {
       apparmor: { type: 'string', describe: 'AppArmor profile for the process' },
       'process-label': { type: 'string', describe: 'SELinux label for the process' },
       cgroup: { type: 'string', array: true, default: [], describe: 'run in an existing sub-cgroup: [CONTROLLER[,CONTROLLER...]:]PATH' },
+      'ignore-paused': { type: 'boolean', default: false, describe: 'exec in a paused container too (the process starts once it is resumed)' },
     },
   },
   list: {

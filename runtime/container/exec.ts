@@ -56,6 +56,8 @@ export interface ExecOptions {
   processLabel?: string | undefined;
   /** --cgroup [CONTROLLER[,...]:]PATH: existing sub-cgroups to run the process in. */
   cgroups?: string[] | undefined;
+  /** --ignore-paused: exec in a paused container; the stage, in its frozen cgroup, goes on once it is resumed. */
+  ignorePaused?: boolean | undefined;
 }
 
 
@@ -198,7 +200,9 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
   try {
     const status = containerStatus(state, lock.dir);
     if (status === 'stopped') throw new TsruncError(`cannot exec in a stopped container: ${options.id}`);
-    if (status === 'paused') throw new TsruncError(`cannot exec in a paused container: ${options.id}`);
+    if (status === 'paused' && !options.ignorePaused) {
+      throw new TsruncError(`cannot exec in a paused container: ${options.id} (--ignore-paused runs it once it is resumed)`);
+    }
     const proc = execProcess(state.config, options);
     const consoleSocket = options.consoleSocket ?? (proc.terminal === true && terminal ? terminal.listen() : undefined);
     const consolePlan = planConsole(proc.terminal === true, consoleSocket, proc.consoleSize, !options.detach);
