@@ -16,6 +16,7 @@ import type { ContainerPlan } from '../plan/types.js';
 import * as libc from '../linux/libc.js';
 import { readProcStat } from '../linux/proc-stat.js';
 import { cgroupManagerForConfig, type CgroupManager } from '../linux/cgroups/index.js';
+import { isCgroupFrozen } from '../linux/cgroups/frozen.js';
 import { RootlessCgroups, checkRootlessConfig, isRootless } from '../linux/user-namespace-rootless.js';
 import { openDetachedMounts } from '../linux/user-namespace-mounts.js';
 import { writeIdMaps } from '../linux/user-namespace.js';
@@ -209,6 +210,12 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     // Its config errors (cgroupsPath, device rules) come here too: the catch below cleans up.
     const { pids: pidsLimit, ...limits } = config.linux?.resources ?? {};
     const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
+    // A cgroup someone left frozen would freeze the init before it could do anything (runc refuses
+    // it too). Checked before the cgroup is ours to clean up: a refusal leaves it as it was.
+    if (isCgroupFrozen(manager.paths)) {
+      const where = manager.paths['freezer'] ?? manager.paths[''] ?? '';
+      throw new TsruncError(`cgroup: ${where} is frozen: thaw it, or choose another cgroupsPath (config.json /linux/cgroupsPath)`);
+    }
     // Without root: the cgroup only where it was delegated (user-namespace-rootless.ts).
     cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
     // Recorded before it exists, so a crash from here on leaves delete --force what to remove.
@@ -216,6 +223,10 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     writeFileAtomic(path.join(dir, RECOVERY_FILE), JSON.stringify(record));
     step('create:recorded');
     cgroups.create();
+    const already = cgroups.pids();
+    if (already.length > 0) {
+      logWarning(`cgroup: the container's cgroup is not empty: ${already.length} process(es) already in it (${already.slice(0, 5).join(' ')}); kill --all and delete will signal them too`);
+    }
     cgroups.apply(limits);
     cgroups.join(session.pid);
     step('create:cgroup-made');
