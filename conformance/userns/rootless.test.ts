@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Sandbox, runCommand, tsruncMain, type JsonObject, type RunResult } from '../lib/harness.js';
+import { Sandbox, busyboxRootfs, runCommand, tsruncMain, type JsonObject, type RunResult } from '../lib/harness.js';
 import { assertNothingLeft, fields, scriptConfig } from '../lib/container-helpers.js';
 
 const userName = `tsrunc-rl${process.pid % 100000}`;
@@ -161,6 +161,33 @@ t.test('what an unprivileged user cannot have: one clear error, nothing left', a
     assertNothingLeft(t, sandbox);
     await sandbox.cleanup();
   }
+});
+
+t.test('spec --rootless writes a config the user can run (as runc spec --rootless does)', async (t) => {
+  const sandbox = userSandbox();
+  t.teardown(() => sandbox.cleanup());
+  const bundle = path.join(sandbox.dir, 'rootless-spec');
+  fs.mkdirSync(bundle, { mode: 0o755 });
+  fs.chownSync(bundle, uid, gid);
+  const written = await asUser(sandbox, ['spec', '--rootless', '--bundle', bundle]);
+  t.equal(written.status, 0, written.stderr);
+  const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as JsonObject;
+  const linux = config['linux'] as JsonObject;
+  t.same(linux['uidMappings'], [{ containerID: 0, hostID: uid, size: 1 }], "the user's uid is root inside");
+  t.same(linux['gidMappings'], [{ containerID: 0, hostID: gid, size: 1 }]);
+  t.same((linux['namespaces'] as JsonObject[]).map((ns) => ns['type']), ['pid', 'ipc', 'uts', 'mount', 'user'], 'no network namespace; a user namespace');
+  t.notOk('resources' in linux, 'no cgroup resources');
+  const mounts = config['mounts'] as { destination: string; options?: string[]; source?: string }[];
+  t.same(mounts.find((m) => m.destination === '/sys'), { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+  t.notOk(mounts.some((m) => (m.options ?? []).some((o) => o.startsWith('gid=') || o.startsWith('uid='))), 'no uid=/gid= options');
+
+  // Runnable as it is, but for the rootfs and a process that ends.
+  const runnable = { ...config, root: { path: busyboxRootfs }, process: { ...(config['process'] as JsonObject), terminal: false, args: ['sh', '-c', 'id -u; cat /proc/self/uid_map'] } };
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(runnable));
+  const ran = await asUser(sandbox, ['run', '--bundle', bundle, 'spec-rootless']);
+  t.equal(ran.status, 0, ran.stderr);
+  t.match(ran.stdout, new RegExp(`^0\n\\s+0\\s+${uid}\\s+1\n$`), 'root inside, the user outside');
+  assertNothingLeft(t, sandbox);
 });
 
 t.test("without --root the user's state goes under $XDG_RUNTIME_DIR/tsrunc; --rootless false turns the rootless rules off", async (t) => {

@@ -153,7 +153,7 @@ export const VERBS = {
   },
   spec: {
     command: 'spec',
-    describe: 'write a default config.json into the bundle',
+    describe: 'write a default config.json into the bundle (--rootless: one an unprivileged user can run, as runc spec --rootless)',
     positionals: {},
     options: { bundle: { alias: 'b', type: 'string', describe: 'bundle directory (default: current directory)' } },
   },

@@ -114,7 +114,16 @@ export const HANDLERS = {
     const { defaultConfig } = await import('../spec/default-config.js');
     const file = path.join(path.resolve(args.bundle ?? '.'), 'config.json');
     if (fs.existsSync(file)) throw new TsruncError(`File ${file} exists. Remove it first.`);
-    fs.writeFileSync(file, `${JSON.stringify(defaultConfig(), null, '\t')}\n`, { mode: 0o666 });
+    // runc's `spec --rootless` is a flag of spec's own; the global --rootless takes a value, so a
+    // bare --rootless after the verb means spec's.
+    const afterVerb = process.argv.slice(process.argv.indexOf('spec') + 1);
+    const rootlessSpec = afterVerb.includes('--rootless') && !['true', 'false', 'auto'].includes(afterVerb[afterVerb.indexOf('--rootless') + 1] ?? '');
+    let config = defaultConfig();
+    if (rootlessSpec) {
+      const { toRootless } = await import('../spec/rootless-config.js');
+      config = toRootless(config, process.geteuid!(), process.getegid!());
+    }
+    fs.writeFileSync(file, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o666 });
   }) as Handler<GlobalArgs & { bundle?: string }>,
 } satisfies Record<VerbName, Handler<never>>;
 
