@@ -1,6 +1,7 @@
 /**
  * Writing to stdout/stderr synchronously through the fd, never through process.stdout:
- * libuv would set O_NONBLOCK on a pipe that the container shares (DESIGN.md, fact 6).
+ * libuv would set O_NONBLOCK on a pipe that the container shares: the container's own
+ * process, writing to the same pipe, would then get EAGAIN where it expects to block.
  */
 import fs from 'node:fs';
 import { sleepSync } from '../linux/wait.js';
