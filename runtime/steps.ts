@@ -6,7 +6,7 @@
  */
 import { isDebugOn, logDebug } from './log.js';
 
-export const CRASH_STEPS = [
+export const STEPS = [
   'create:dir-made', // the locked state directory exists, nothing else
   'create:recorded', // recovery.json names the cgroup; the stage runs, outside it
   'create:cgroup-made', // the stage is in the container's cgroup
@@ -26,12 +26,12 @@ export const CRASH_STEPS = [
   'delete:state-removed', // state.json gone, recovery.json and the directory there
 ] as const;
 
-export type CrashStep = (typeof CRASH_STEPS)[number];
+export type StepName = (typeof STEPS)[number];
 
 const crashAt = process.env['TSRUNC_TEST_CRASH_AT'];
 let lastStepAt = 0;
 
-export function step(name: CrashStep): void {
+export function step(name: StepName): void {
   if (crashAt === name) process.kill(process.pid, 'SIGKILL');
   if (isDebugOn()) {
     const now = performance.now();

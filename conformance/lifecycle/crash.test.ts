@@ -9,7 +9,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Sandbox, busyboxConfig, mountsUnder, processExists, waitFor, type JsonObject } from '../lib/harness.js';
 import { cgroupsNamed } from '../lib/container-helpers.js';
-import { CRASH_STEPS, type CrashStep } from '../../runtime/steps.js';
+import { STEPS, type StepName } from '../../runtime/steps.js';
 
 let serial = 0;
 
@@ -68,7 +68,7 @@ async function createSleeper(scenario: Scenario, env?: Record<string, string>): 
 }
 
 /** Runs the command whose step it is with TSRUNC_TEST_CRASH_AT=step; it must die of SIGKILL there. */
-async function crashAt(t: Test, scenario: Scenario, crashStep: CrashStep): Promise<void> {
+async function crashAt(t: Test, scenario: Scenario, crashStep: StepName): Promise<void> {
   const { sandbox, id } = scenario;
   const env = { TSRUNC_TEST_CRASH_AT: crashStep };
   const verb = crashStep.split(':')[0]!;
@@ -150,7 +150,7 @@ function assertNothingLeft(t: Test, scenario: Scenario): void {
 
 const seen: string[] = [];
 
-for (const crashStep of CRASH_STEPS) {
+for (const crashStep of STEPS) {
   t.test(`killed at ${crashStep}`, async (t) => {
     const sandbox = new Sandbox();
     t.teardown(() => sandbox.cleanup());

@@ -5,7 +5,7 @@
 import { TsruncError } from '../errors.js';
 import type { StageOp } from '../plan/ops.js';
 import type { OciConfig } from '../spec/config.js';
-import { parseCpuList } from './sched.js';
+import { parseListFormat } from './sched.js';
 
 const MODES: Record<string, number> = {
   MPOL_DEFAULT: 0, MPOL_PREFERRED: 1, MPOL_BIND: 2, MPOL_INTERLEAVE: 3, MPOL_LOCAL: 4, MPOL_PREFERRED_MANY: 5, MPOL_WEIGHTED_INTERLEAVE: 6,
@@ -29,7 +29,7 @@ function fail(path: string, message: string): never {
 export function planMemoryPolicy(policy: MemoryPolicy | undefined): MemoryPolicyPlan | undefined {
   if (!policy) return undefined;
   const nodesText = policy.nodes?.trim() ?? '';
-  const nodes = nodesText === '' ? [] : parseCpuList(nodesText, '/linux/memoryPolicy/nodes');
+  const nodes = nodesText === '' ? [] : parseListFormat(nodesText, '/linux/memoryPolicy/nodes', 'memory node');
   if (NEEDS_NODES.includes(policy.mode) && nodes.length === 0) fail('/nodes', `${policy.mode} needs at least one memory node`);
   if (NO_NODES.includes(policy.mode) && nodes.length > 0) fail('/nodes', `${policy.mode} takes no memory nodes`);
   const flags = policy.flags ?? [];

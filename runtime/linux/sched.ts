@@ -25,15 +25,15 @@ function fail(path: string, message: string): never {
   throw new TsruncError(`config.json: ${path}: ${message}`);
 }
 
-/** "0-3,7" → [0, 1, 2, 3, 7] (the kernel's cpu list format). */
-export function parseCpuList(text: string, where: string): number[] {
+/** "0-3,7" → [0, 1, 2, 3, 7]: the kernel's list format, for CPUs and for memory nodes alike. */
+export function parseListFormat(text: string, where: string, what = 'CPU'): number[] {
   const cpus = new Set<number>();
   for (const part of text.split(',')) {
     const match = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
-    if (!match) fail(where, `"${text}" is not a CPU list (like "0-3,7")`);
+    if (!match) fail(where, `"${text}" is not a ${what} list (like "0-3,7")`);
     const first = Number(match[1]);
     const last = match[2] === undefined ? first : Number(match[2]);
-    if (last < first || last > 8191) fail(where, `"${part.trim()}" is not a CPU range this kernel can have`);
+    if (last < first || last > 8191) fail(where, `"${part.trim()}" is not a ${what} range this kernel can have`);
     for (let cpu = first; cpu <= last; cpu++) cpus.add(cpu);
   }
   return [...cpus].sort((a, b) => a - b);
@@ -58,8 +58,8 @@ export function planExecAttributes(proc: OciProcess, linux: OciConfig['linux']):
     plan.ioPriority = (IOPRIO_CLASSES[proc.ioPriority.class]! << IOPRIO_CLASS_SHIFT) | level;
   }
   const affinity = proc.execCPUAffinity;
-  if (affinity?.initial) plan.initialCpus = parseCpuList(affinity.initial, '/process/execCPUAffinity/initial');
-  if (affinity?.final) plan.finalCpus = parseCpuList(affinity.final, '/process/execCPUAffinity/final');
+  if (affinity?.initial) plan.initialCpus = parseListFormat(affinity.initial, '/process/execCPUAffinity/initial');
+  if (affinity?.final) plan.finalCpus = parseListFormat(affinity.final, '/process/execCPUAffinity/final');
   if (personality) {
     // The flags (ADDR_NO_RANDOMIZE, ...) have no names in the spec yet: refused, not ignored.
     if ((personality.flags ?? []).length > 0) fail('/linux/personality/flags', 'personality flags are not supported');
