@@ -15,7 +15,7 @@ export const GLOBAL_OPTIONS = {
   log: { type: 'string', describe: 'write log lines to this file (default: stderr)', global: true },
   'log-format': { choices: ['text', 'json'], default: 'text', describe: 'log line format', global: true },
   debug: { type: 'boolean', default: false, describe: 'log debug lines', global: true },
-  'systemd-cgroup': { type: 'boolean', default: false, describe: 'manage cgroups through systemd (accepted; not used yet)', global: true },
+  'systemd-cgroup': { type: 'boolean', default: false, describe: 'make each container\'s cgroup a transient systemd scope (cgroupsPath "slice:prefix:name"; cgroup v2 hosts with systemd)', global: true },
   rootless: { choices: ['true', 'false', 'auto'], default: 'auto', describe: "treat as rootless: cgroups only where delegated ('auto': when not root)", global: true },
 } satisfies Record<string, Options>;
 

@@ -34,6 +34,7 @@ export const HANDLERS = {
     await createContainer({
       root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, keepChild: false,
       consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless, noNewKeyring: args.noNewKeyring,
+      systemdCgroup: args.systemdCgroup,
     });
   }) as Handler<CreateArgs>,
   start: (async (args) => {
@@ -48,7 +49,7 @@ export const HANDLERS = {
     process.exitCode = await runContainer({
       root: args.root, id: args.id, bundle: args.bundle, pidFile: args.pidFile, noPivot: args.noPivot, detach: args.detach,
       consoleSocket: args.consoleSocket, preserveFds: args.preserveFds, rootless: args.rootless, noNewKeyring: args.noNewKeyring,
-      keep: args.keep, noSubreaper: args.noSubreaper,
+      systemdCgroup: args.systemdCgroup, keep: args.keep, noSubreaper: args.noSubreaper,
     });
   }) as Handler<CreateArgs & { detach: boolean; keep: boolean; noSubreaper: boolean }>,
   exec: (async (args) => {
@@ -101,7 +102,7 @@ export const HANDLERS = {
     const { explainBundle } = await import('../container/explain.js');
     const explanation = explainBundle({
       root: args.root, id: args.id, bundle: args.bundle, noPivot: args.noPivot, noNewKeyring: args.noNewKeyring,
-      consoleSocket: args.consoleSocket, rootless: args.rootless,
+      consoleSocket: args.consoleSocket, rootless: args.rootless, systemdCgroup: args.systemdCgroup,
     });
     if (args.format === 'json') {
       writeOut(`${JSON.stringify(explanation, null, 2)}\n`);

@@ -59,6 +59,8 @@ export interface CreateOptions {
   noNewKeyring?: boolean | undefined;
   /** --rootless: 'auto' (the default) when not root. */
   rootless?: 'true' | 'false' | 'auto' | undefined;
+  /** --systemd-cgroup: the cgroup is a transient scope systemd makes. */
+  systemdCgroup?: boolean | undefined;
 }
 
 export interface CreatedContainer {
@@ -209,7 +211,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     // outside the limits. pids.max waits until the init is ready (hooks fork meanwhile).
     // Its config errors (cgroupsPath, device rules) come here too: the catch below cleans up.
     const { pids: pidsLimit, ...limits } = config.linux?.resources ?? {};
-    const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
+    const manager = cgroupManagerForConfig(config, options.id, { stateRoot: options.root, systemd: options.systemdCgroup });
     // A cgroup someone left frozen would freeze the init before it could do anything (runc refuses
     // it too). Checked before the cgroup is ours to clean up: a refusal leaves it as it was.
     if (isCgroupFrozen(manager.paths)) {
@@ -220,6 +222,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;
     // Recorded before it exists, so a crash from here on leaves delete --force what to remove.
     const record: RecoveryRecord = { id: options.id, cgroupsPath: config.linux?.cgroupsPath, cgroupPaths: cgroups.paths };
+    if (manager.systemdScope) record.systemdScope = manager.systemdScope;
     writeFileAtomic(path.join(dir, RECOVERY_FILE), JSON.stringify(record));
     step('create:recorded');
     cgroups.create();
@@ -271,6 +274,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       cgroupPaths: cgroups.paths,
     };
     if (plan.sessionKeyring) state.sessionKeyring = plan.sessionKeyring.name;
+    if (manager.systemdScope) state.systemdScope = manager.systemdScope;
     writeState(dir, state);
     if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${pid}`, 0o644);
     step('create:state-written');

@@ -83,7 +83,7 @@ function removeUnrecorded(lock: LockedDir, root: string, id: string): void {
   const record = readRecoveryRecord(lock.dir);
   if (record?.init) killInit(id, record.init.pid, record.init.startTime);
   // Without a record no cgroup was made: create writes it before it makes one.
-  const cgroups = record ? usableManager({ id, cgroupsPath: record.cgroupsPath, paths: record.cgroupPaths }, root) : undefined;
+  const cgroups = record ? usableManager({ id, cgroupsPath: record.cgroupsPath, paths: record.cgroupPaths, systemd: record.systemdScope }, root) : undefined;
   if (cgroups) {
     signalAllInCgroup(cgroups, SIGKILL);
     emptyAndRemove(id, cgroups);
@@ -99,12 +99,13 @@ function removeUnrecorded(lock: LockedDir, root: string, id: string): void {
 function recordedCgroups(lock: LockedDir, state: TsruncState, root: string, force: boolean): CgroupManager | undefined {
   const paths = state.cgroupPaths;
   if (!paths || Object.keys(paths).length === 0) return undefined;
-  const problem = savedCgroupProblem({ id: state.id, cgroupsPath: state.config?.linux?.cgroupsPath, paths }, paths, root);
-  if (problem === undefined) return cgroupManagerFromPaths(paths);
+  const saved: SavedCgroup = { id: state.id, cgroupsPath: state.config?.linux?.cgroupsPath, paths, systemd: state.systemdScope };
+  const problem = savedCgroupProblem(saved, paths, root);
+  if (problem === undefined) return cgroupManagerFromPaths(paths, saved.systemd);
   const message = `container ${state.id}: state.json /cgroupPaths: ${problem}`;
   if (!force) throw new TsruncError(`${message}; refusing to act on it`);
   const record = readRecoveryRecord(lock.dir);
-  const fromRecord = record?.id === state.id ? usableManager({ id: state.id, cgroupsPath: record.cgroupsPath, paths: record.cgroupPaths }, root) : undefined;
+  const fromRecord = record?.id === state.id ? usableManager({ id: state.id, cgroupsPath: record.cgroupsPath, paths: record.cgroupPaths, systemd: record.systemdScope }, root) : undefined;
   logWarning(`${message}; left alone${fromRecord ? `; removing the cgroup ${RECOVERY_FILE} names instead` : ''}`);
   return fromRecord;
 }
@@ -114,7 +115,7 @@ function usableManager(saved: SavedCgroup, root: string): CgroupManager | undefi
   const paths = saved.paths;
   if (!paths || Object.keys(paths).length === 0) return undefined;
   const problem = savedCgroupProblem(saved, paths, root);
-  if (problem === undefined) return cgroupManagerFromPaths(paths);
+  if (problem === undefined) return cgroupManagerFromPaths(paths, saved.systemd);
   logWarning(`container ${saved.id}: ${RECOVERY_FILE} /cgroupPaths: ${problem}; left alone`);
   return undefined;
 }

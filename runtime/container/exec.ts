@@ -206,7 +206,7 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
     const proc = execProcess(state.config, options);
     const consoleSocket = options.consoleSocket ?? (proc.terminal === true && terminal ? terminal.listen() : undefined);
     const consolePlan = planConsole(proc.terminal === true, consoleSocket, proc.consoleSize, !options.detach);
-    const saved = checkedCgroupPaths({ id: state.id, cgroupsPath: state.config.linux?.cgroupsPath, paths: state.cgroupPaths }, options.root) ?? {};
+    const saved = checkedCgroupPaths({ id: state.id, cgroupsPath: state.config.linux?.cgroupsPath, paths: state.cgroupPaths, systemd: state.systemdScope }, options.root) ?? {};
     const cgroupPaths = options.cgroups && options.cgroups.length > 0 ? subCgroups(state, saved, options.cgroups) : saved;
     const apparmorOrigin = options.processFile !== undefined ? `--process ${options.processFile}: /apparmorProfile`
       : options.apparmor !== undefined ? '--apparmor' : 'config.json: /process/apparmorProfile';

@@ -21,6 +21,8 @@ export interface ExplainOptions {
   noNewKeyring: boolean;
   consoleSocket: string | undefined;
   rootless: 'true' | 'false' | 'auto' | undefined;
+  /** --systemd-cgroup: the plan names the scope and its unit properties. */
+  systemdCgroup?: boolean | undefined;
 }
 
 export interface CgroupExplanation {
@@ -61,7 +63,7 @@ export function explainConfig(config: OciConfig, bundle: string, options: Explai
 
 function explainCgroup(config: OciConfig, options: ExplainOptions, rootless: boolean): CgroupExplanation {
   const { pids, ...limits } = config.linux?.resources ?? {};
-  const cgroups = cgroupManagerForConfig(config, options.id, { stateRoot: options.root });
+  const cgroups = cgroupManagerForConfig(config, options.id, { stateRoot: options.root, systemd: options.systemdCgroup });
   const writes = cgroups.plan(limits);
   const same = (a: PlannedCgroupWrite, b: PlannedCgroupWrite) => a.dir === b.dir && a.file === b.file && a.value === b.value;
   // The device rules come with the first apply only: what a second plan repeats is not written again.

@@ -40,8 +40,9 @@ export async function killContainer(root: string, id: string, signal: number, al
   let targets = [state.pid];
   if (all && state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0) {
     const { cgroupManagerFromPaths, checkedCgroupPaths, signalAllInCgroup } = await import('../linux/cgroups/index.js');
-    const paths = checkedCgroupPaths({ id, cgroupsPath: state.config?.linux?.cgroupsPath, paths: state.cgroupPaths }, root)!;
-    signalAllInCgroup(cgroupManagerFromPaths(paths), signal);
+    const saved = { id, cgroupsPath: state.config?.linux?.cgroupsPath, paths: state.cgroupPaths, systemd: state.systemdScope };
+    const paths = checkedCgroupPaths(saved, root)!;
+    signalAllInCgroup(cgroupManagerFromPaths(paths, saved.systemd), signal);
     return;
   }
   if (all) {

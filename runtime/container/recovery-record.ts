@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CgroupPaths } from '../linux/cgroups/manager.js';
+import type { CgroupPaths, SystemdScope } from '../linux/cgroups/manager.js';
 
 export const RECOVERY_FILE = 'recovery.json';
 
@@ -14,6 +14,8 @@ export interface RecoveryRecord {
   /** config.json's /linux/cgroupsPath, if any: what the saved paths are checked against. */
   cgroupsPath?: string;
   cgroupPaths?: CgroupPaths;
+  /** The systemd driver's scope, when it made the cgroup. */
+  systemdScope?: SystemdScope;
   init?: { pid: number; startTime: number };
 }
 

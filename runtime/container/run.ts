@@ -19,6 +19,7 @@ export interface RunOptions {
   preserveFds?: number | undefined;
   rootless?: 'true' | 'false' | 'auto' | undefined;
   noNewKeyring?: boolean | undefined;
+  systemdCgroup?: boolean | undefined;
   /** --keep: leave the stopped container in place after it exits (attached). */
   keep?: boolean | undefined;
   /** --no-subreaper: do not become the subreaper of the container's orphaned processes. */

@@ -11,15 +11,37 @@ import { defaultCgroupsPath, resolveV1Paths, resolveV2Path } from './path.js';
 import { deviceRules } from './devices-v1.js';
 import { CgroupV1Manager } from './v1.js';
 import { CgroupV2Manager } from './v2.js';
+import { SystemdCgroupManager } from './systemd.js';
 import { writeCgroupFile } from './files.js';
+import { isSystemdRunning } from '../systemd/systemd-manager.js';
+import { systemdUnitFor } from '../systemd/unit-name.js';
+import { annotationProperties } from '../systemd/unit-properties.js';
 
 export type { CgroupManager, CgroupPaths, CgroupStats, PlannedCgroupWrite } from './manager.js';
 export { defaultCgroupsPath } from './path.js';
-export { checkedCgroupPaths, savedCgroupProblem, type SavedCgroup } from './saved.js';
+export { checkedCgroupPaths, savedCgroupProblem, type SavedCgroup, type SavedSystemdScope } from './saved.js';
+import type { SavedSystemdScope } from './saved.js';
 
 export interface ManagerForConfigOptions {
   /** The --root of this tsrunc: part of the default cgroup name when it is not /run/tsrunc. */
   stateRoot?: string;
+  /** --systemd-cgroup: the cgroup is a transient scope systemd makes (systemd.ts). */
+  systemd?: boolean;
+}
+
+/** The systemd driver's manager for a new container; refused where it cannot work. */
+function systemdManagerForConfig(config: OciConfig, id: string, options: ManagerForConfigOptions): SystemdCgroupManager {
+  if (!isSystemdRunning()) {
+    throw new TsruncError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); drop the flag to manage cgroups through the cgroup filesystem');
+  }
+  const layout = detectLayout();
+  if (layout.version !== 2) {
+    throw new TsruncError('--systemd-cgroup: tsrunc drives systemd on cgroup v2 hosts only, and this host has cgroup v1; drop the flag to manage cgroups through the cgroup filesystem');
+  }
+  const scope = systemdUnitFor(config.linux?.cgroupsPath, defaultCgroupsPath(id, options.stateRoot));
+  const mountPoint = layout.unified!.mountPoint;
+  const files = new CgroupV2Manager(`${mountPoint}${scope.cgroup}`, { mountPoint, deviceRules: deviceRules(config) });
+  return new SystemdCgroupManager(scope, files, { id, started: false, deviceRules: deviceRules(config), extraProperties: annotationProperties(config.annotations) });
 }
 
 /**
@@ -28,6 +50,7 @@ export interface ManagerForConfigOptions {
  * before anything is made.
  */
 export function cgroupManagerForConfig(config: OciConfig, id: string, options: ManagerForConfigOptions = {}): CgroupManager {
+  if (options.systemd) return systemdManagerForConfig(config, id, options);
   const layout = detectLayout();
   const cgroupsPath = config.linux?.cgroupsPath || defaultCgroupsPath(id, options.stateRoot);
   const rules = deviceRules(config);
@@ -46,10 +69,17 @@ export function cgroupManagerForConfig(config: OciConfig, id: string, options: M
   });
 }
 
-/** The manager of an existing container, from the paths its state.json keeps. */
-export function cgroupManagerFromPaths(paths: CgroupPaths): CgroupManager {
+/**
+ * The manager of an existing container, from the paths its state.json keeps (and the scope,
+ * when the systemd driver made its cgroup).
+ */
+export function cgroupManagerFromPaths(paths: CgroupPaths, systemd?: SavedSystemdScope): CgroupManager {
   const keys = Object.keys(paths);
   if (keys.length === 0) throw new TsruncError('cgroup: no cgroup paths saved for this container');
+  if (systemd && paths[''] !== undefined) {
+    const files = new CgroupV2Manager(paths['']!, { mountPoint: detectLayout().unified?.mountPoint ?? '/sys/fs/cgroup' });
+    return new SystemdCgroupManager({ ...systemd, cgroup: '' }, files, { id: systemd.unit, started: true });
+  }
   // Read from mountinfo only by the operations that need it (update, stats), not by delete or kill.
   let unifiedMount: { mountPoint: string | undefined } | undefined;
   const unifiedMountPoint = () => (unifiedMount ??= { mountPoint: detectLayout().unified?.mountPoint }).mountPoint;

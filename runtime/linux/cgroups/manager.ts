@@ -33,8 +33,16 @@ export interface PlannedCgroupWrite {
   value: string;
 }
 
+/** The transient unit the systemd driver made for a container (state.json /systemdScope). */
+export interface SystemdScope {
+  unit: string;
+  slice: string;
+}
+
 export interface CgroupManager {
   readonly paths: CgroupPaths;
+  /** Set when the cgroup is a systemd scope: later commands stop the unit, not only the directory. */
+  readonly systemdScope?: SystemdScope;
   /** Makes the directories. */
   create(): void;
   /**
