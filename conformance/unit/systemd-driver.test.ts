@@ -88,6 +88,10 @@ t.test('unlimited values are systemd\'s infinity; a quota rounds up to 10 ms', a
   t.same(byName.get('CPUQuotaPerSecUSec'), { type: 't', value: 130_000n }, '123450 µs/s becomes 130000');
   const none = resourceProperties({ cpu: { quota: -1, period: 50_000 } }, undefined, noDevices).properties;
   t.same(shown(none), { CPUQuotaPeriodUSec: '50000', CPUQuotaPerSecUSec: 'infinity' }, 'quota -1: no limit');
+  const noSwap = resourceProperties({ memory: { limit: 1000, swap: 1000 } }, undefined, noDevices).properties;
+  t.same(shown(noSwap), { MemoryMax: '1000', MemorySwapMax: '0' }, 'memory+swap equal to memory: no swap, said to systemd too');
+  const swapUnset = resourceProperties({ memory: { limit: 1000 } }, undefined, noDevices).properties;
+  t.same(shown(swapUnset), { MemoryMax: '1000' }, 'no swap field: systemd keeps its own');
 });
 
 t.test('unified keys systemd has properties for', async (t) => {

@@ -161,7 +161,9 @@ export function resourceProperties(
     if (limit !== 0) properties.push(prop('MemoryMax', u64(limit === -1 ? DBUS_INFINITY : BigInt(limit))));
     if ((memory.reservation ?? 0) > 0) properties.push(prop('MemoryLow', u64(memory.reservation!)));
     const swap = memorySwapToV2(memory.swap ?? 0, limit);
-    if (swap !== 0) properties.push(prop('MemorySwapMax', u64(swap === -1 ? DBUS_INFINITY : BigInt(swap))));
+    // swap equal to the limit is "no swap": sent as 0 (runc leaves it out, and systemd's
+    // infinity would come back over the file at systemd's next reload).
+    if (swap !== 0 || (memory.swap ?? 0) !== 0) properties.push(prop('MemorySwapMax', u64(swap === -1 ? DBUS_INFINITY : BigInt(swap))));
   }
   const cpu = resources.cpu;
   if (cpu) {
