@@ -46,8 +46,9 @@ fi
 # The Debian mirror this host uses (deb822 or one-line form); TSRUNC_VM_MIRROR overrides it.
 mirror=${TSRUNC_VM_MIRROR:-}
 if [ -z "$mirror" ]; then
+  # Either file may be missing; the first URI of the main archive wins.
   mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-    grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n 1 | tr -d ' ')
+    grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n 1 | tr -d ' ' || true)
 fi
 [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt (set TSRUNC_VM_MIRROR)"
 
@@ -119,8 +120,9 @@ timeout "$vm_timeout" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 204
   -display none -no-reboot -monitor none -nic none \
   -serial "file:$work/console.log" -serial "file:$work/results.log" &
 vm_pid=$!
-# The guest sets its port raw, but a console's "\r" must not reach a TAP parser either way.
-tail -n +1 -f --pid="$vm_pid" "$work/results.log" | tr -d '\r' | grep -v '^TSRUNC-VM-EXIT ' &
+# The guest sets its port raw, but a console's "\r" must not reach a TAP parser either way;
+# sed -u passes each line on as it comes (tr or grep would hold it in a buffer until the end).
+tail -n +1 -f --pid="$vm_pid" "$work/results.log" | sed -u -e 's/\r$//' -e '/^TSRUNC-VM-EXIT /d' &
 tail_pid=$!
 vm_status=0
 wait "$vm_pid" || vm_status=$?
