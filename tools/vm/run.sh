@@ -75,7 +75,8 @@ if [ ! -e "$image/.complete" ]; then
   started=$(date +%s)
   rm -rf "$cache"/rootfs-* "$cache"/building-* # older recipes, and any build that was cut short
   building=$cache/building-$key
-  "$here/build-image.sh" "$building" "$mirror" >"$work/build.log" 2>&1 || {
+  mkdir -p "$cache/debs" # downloaded packages, kept across recipes
+  "$here/build-image.sh" "$building" "$mirror" "$cache/debs" >"$work/build.log" 2>&1 || {
     tail -n 30 "$work/build.log" >&2
     rm -rf "$building"
     die "building the guest image failed (the log's tail is above)"
