@@ -17,12 +17,12 @@ import {
   readKeyed,
   rootDevice,
   setup,
+  slow,
   startContainer,
 } from './lib.js';
 
 const skip = notV2Host();
 const MiB = 1024 * 1024;
-const slow = { timeoutMs: 120_000 };
 
 t.test('limits set at create are in the cgroup files, and update changes them', { skip }, async (t) => {
   const { sandbox, name } = setup(t, 'limits');

@@ -73,16 +73,20 @@ export function readKeyed(dir: string, file: string): Record<string, number> {
   return values;
 }
 
+/** Per tsrunc command: the harness's 30 s default is short for a VM whose host is busy too. */
+export const slow = { timeoutMs: 120_000 };
+
 export async function containerStatus(sandbox: Sandbox, id: string): Promise<string> {
-  const result = await sandbox.tsrunc(['state', id]);
+  const result = await sandbox.tsrunc(['state', id], slow);
   return (JSON.parse(result.stdout) as { status: string }).status;
 }
 
 /** Creates and starts a container; its init's pid. Throws with tsrunc's output when either fails. */
 export async function startContainer(sandbox: Sandbox, id: string, config: JsonObject): Promise<number> {
-  const created = await sandbox.create(id, sandbox.bundle(config), []);
+  const bundle = sandbox.bundle(config);
+  const created = await sandbox.tsrunc(['create', '--bundle', bundle, id], { ...slow, outputFile: sandbox.outputOf(id) });
   if (created.status !== 0) throw new Error(`create ${id}: ${sandbox.output(id)}`);
-  const started = await sandbox.tsrunc(['start', id]);
+  const started = await sandbox.tsrunc(['start', id], slow);
   if (started.status !== 0) throw new Error(`start ${id}: ${started.stderr}`);
   return savedState(sandbox, id).pid;
 }
