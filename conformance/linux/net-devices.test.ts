@@ -74,7 +74,9 @@ t.test('devices are moved in: renamed (or a template, or as they were named), up
   ip('addr', 'add', '10.231.3.2/24', 'valid_lft', '600', 'preferred_lft', '600', 'dev', renamed);
   ip('link', 'set', renamed, 'mtu', '1400');
 
-  const bundle = sandbox.bundle(netConfig(['sleep', '600'], { [renamed]: { name: 'eth9' }, [kept]: {}, [templated]: { name: 'net%d' } }));
+  // The devices are there before the init writes its sysctls: one may name them.
+  const sysctl = { 'net.ipv4.conf.eth9.forwarding': '1' };
+  const bundle = sandbox.bundle(netConfig(['sleep', '600'], { [renamed]: { name: 'eth9' }, [kept]: {}, [templated]: { name: 'net%d' } }, { sysctl }));
   const created = await sandbox.create('moved', bundle);
   t.equal(created.status, 0, sandbox.output('moved'));
   t.notOk(hostHas(renamed), `the host no longer has ${renamed}`);
@@ -86,6 +88,7 @@ t.test('devices are moved in: renamed (or a template, or as they were named), up
     `echo kept.flags=$(cat /sys/class/net/${kept}/flags)`,
     'ip -o addr show dev eth9 | while read n dev family addr rest; do echo eth9.addr=$family $addr; done',
     'echo devices=$(ls /sys/class/net | sort | tr "\\n" " ")',
+    'echo eth9.forwarding=$(cat /proc/sys/net/ipv4/conf/eth9/forwarding)',
   ].join('\n');
   const inside = await sandbox.tsrunc(['exec', 'moved', 'sh', '-c', script]);
   t.equal(inside.status, 0, inside.stderr);
@@ -95,6 +98,7 @@ t.test('devices are moved in: renamed (or a template, or as they were named), up
     t.ok(Number(seen[`${device}.flags`]) & 1, `${device} is up (IFF_UP)`);
   }
   t.equal(seen['eth9.mtu'], '1400', 'its attributes (the MTU) are kept');
+  t.equal(seen['eth9.forwarding'], '1', 'a sysctl of the moved device was written');
   const addresses = (seen['eth9.addr'] ?? '').split('\n');
   t.ok(addresses.includes('inet 10.231.1.2/24'), `the IPv4 address is kept: ${addresses.join(', ')}`);
   t.ok(addresses.includes('inet6 fd00:231::2/64'), 'the IPv6 address is kept');
