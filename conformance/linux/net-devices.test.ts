@@ -156,6 +156,24 @@ t.test('a create that fails after the move puts the device back as it was', asyn
   t.notOk(hostHas('eth9'), 'no eth9 is left on the host');
 });
 
+t.test('a device the kernel will not move fails the create, and the devices moved before it go back', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const first = makeDevice(t);
+  ip('addr', 'add', '10.231.8.2/24', 'dev', first);
+  // A bridge's network namespace is immutable (NETIF_F_NETNS_LOCAL): the kernel refuses to move it.
+  const bridge = `tsrtbr-${process.pid.toString(36).slice(-3)}`;
+  ip('link', 'add', bridge, 'type', 'bridge');
+  t.teardown(() => {
+    if (hostHas(bridge)) spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+  });
+  await expectCreateFailure(t, sandbox, netConfig(['true'], { [first]: { name: 'eth9' }, [bridge]: { name: 'eth10' } }),
+    new RegExp(`^tsrunc: config\\.json: /linux/netDevices/${bridge}: moving ${bridge} into the container's network namespace as eth10(?: \\(the kernel says: .*\\))?: netlink RTM_NEWLINK: EINVAL`));
+  t.ok(hostHas(first), `${first}, moved before, is back on the host`);
+  t.same(hostAddresses(first), ['inet 10.231.8.2/24'], 'with its address');
+  t.ok(hostHas(bridge), 'the bridge never left');
+});
+
 t.test('in a user namespace too', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());

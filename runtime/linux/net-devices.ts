@@ -10,7 +10,7 @@
  * physical devices to the host's initial namespace and destroys virtual ones (README, Security).
  */
 import { SyscallError, TsruncError } from '../errors.js';
-import { logWarning } from '../log.js';
+import { isDebugOn, logDebug, logWarning } from '../log.js';
 import type { NamespacePlan, NetDevicePlan } from '../plan/types.js';
 import { close, open, O_CLOEXEC, O_RDONLY } from './libc.js';
 import {
@@ -175,6 +175,10 @@ export class MovedNetDevices {
     }
     // "The runtime MUST set the network device state to "up" after moving it".
     inContainer.setLink(there.index, { up: true }, context(`setting ${there.name} up in the container`));
+    if (isDebugOn()) {
+      const kept = addresses.filter((a) => a.scope === RT_SCOPE_UNIVERSE).map(formatAddress);
+      logDebug(`net device ${device.hostName} moved in as ${there.name} (index ${there.index}), up, addresses: ${kept.join(' ') || 'none'}`);
+    }
   }
 
   /** The create succeeded: the devices stay, the namespace is the container's to keep alive. */
