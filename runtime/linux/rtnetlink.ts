@@ -177,10 +177,11 @@ export class RouteSocket {
     const reply = replies.find((m) => m.type === RTM_NEWLINK);
     if (!reply) throw new TsruncError(`${context}: the kernel answered RTM_GETLINK without a link`);
     const attributes = parseAttributes(reply.body, IFINFOMSG_LEN);
-    const name = attributes.get(IFLA_IFNAME);
+    const name = attributes.get(IFLA_IFNAME) ?? Buffer.alloc(0);
+    const end = name.indexOf(0);
     return {
       index: reply.body.readInt32LE(4),
-      name: name ? name.subarray(0, Math.max(0, name.indexOf(0))).toString() : '',
+      name: name.subarray(0, end < 0 ? name.length : end).toString(),
       up: (reply.body.readUInt32LE(8) & IFF_UP) !== 0,
     };
   }
