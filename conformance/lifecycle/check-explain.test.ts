@@ -78,6 +78,8 @@ function brokenBundles(sandbox: Sandbox): { name: string; config: JsonObject; pa
       config: withLinux(base, { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] }),
       path: '/linux/uidMappings', says: /user namespace/,
     },
+    { name: 'a network device the host lacks', config: withLinux(base, { netDevices: { 'tsrtest-none': { name: 'eth9' } } }), path: '/linux/netDevices/tsrtest-none', says: /the host has no network device "tsrtest-none"/ },
+    { name: 'a network device name the kernel refuses', config: withLinux(base, { netDevices: { lo: { name: 'eth 9' } } }), path: '/linux/netDevices/lo/name', says: /"eth 9" is not a valid network device name/ },
     {
       name: 'a device rule that is malformed',
       config: withLinux(base, { resources: { devices: [{ allow: true, type: 'x', access: 'rwm' }] } }),
@@ -151,11 +153,12 @@ t.test('check: every problem at once, one line each', async (t) => {
     mounts: [...(base['mounts'] as JsonObject[]), { destination: '/data', type: 'bind', source: '/no/such/source' }, { destination: '/x', type: 'tmpfss', source: 'tmpfs' }],
     hooks: { poststop: [{ path: '/no/such/hook' }] },
     process: { ...(base['process'] as JsonObject), capabilities: { bounding: ['CAP_FLY'] } },
-  }, { sysctl: { 'vm.swappiness': '10' }, cgroupsPath: `/${name}` });
+  }, { sysctl: { 'vm.swappiness': '10' }, cgroupsPath: `/${name}`, netDevices: { 'tsrtest-none1': {}, 'tsrtest-none2': {} } });
   const { status, text } = await check(sandbox, config, 'text');
   t.equal(status, 1);
   const lines = text.trim().split('\n');
-  for (const where of ['/root/path', '/mounts/2/source', '/mounts/3/type', '/hooks/poststop/0/path', '/process/capabilities/bounding/0', '/linux/sysctl/vm.swappiness']) {
+  for (const where of ['/root/path', '/mounts/2/source', '/mounts/3/type', '/hooks/poststop/0/path', '/process/capabilities/bounding/0', '/linux/sysctl/vm.swappiness',
+    '/linux/netDevices/tsrtest-none1', '/linux/netDevices/tsrtest-none2']) {
     t.equal(lines.filter((line) => line.startsWith(`config.json ${where}: `)).length, 1, `one line for ${where}`);
   }
   assertNothingMade(t, sandbox, name);

@@ -21,6 +21,7 @@ interface Features {
     apparmor: { enabled: boolean };
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
+    netDevices: { enabled: boolean };
     mountExtensions: { idmap: { enabled: boolean } };
   };
   annotations: Record<string, string>;
@@ -45,6 +46,7 @@ t.test('features prints the runtime-spec features document', async (t) => {
   t.equal(new Set(f.mountOptions).size, f.mountOptions.length, 'no mount option twice');
   t.same(f.linux.cgroup, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true });
   t.same(f.linux.intelRdt, { enabled: false });
+  t.same(f.linux.netDevices, { enabled: true }, 'linux.netDevices is applied (conformance/linux/net-devices.test.ts)');
   t.same(f.linux.mountExtensions, { idmap: { enabled: true } });
   t.type(f.linux.apparmor.enabled, 'boolean');
   t.type(f.linux.selinux.enabled, 'boolean');

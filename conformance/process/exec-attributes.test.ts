@@ -109,7 +109,6 @@ for (const [name, linuxFields, expected] of [
   ['MPOL_BIND without nodes', { memoryPolicy: { mode: 'MPOL_BIND' } }, /config\.json: \/linux\/memoryPolicy\/nodes: MPOL_BIND needs at least one memory node/],
   ['MPOL_LOCAL with nodes', { memoryPolicy: { mode: 'MPOL_LOCAL', nodes: '0' } }, /config\.json: \/linux\/memoryPolicy\/nodes: MPOL_LOCAL takes no memory nodes/],
   ['both node flags', { memoryPolicy: { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'] } }, /\/linux\/memoryPolicy\/flags: .* exclude each other/],
-  ['netDevices (not applied yet)', { netDevices: { eth9: { name: 'eth0' } } }, /config\.json: \/linux\/netDevices: moving host network devices into the container is not supported/],
   ['intelRdt (not applied yet)', { intelRdt: { closID: 'x' } }, /config\.json: \/linux\/intelRdt: Intel RDT \(resctrl\) is not supported/],
 ] as const) {
   t.test(`refused, not ignored: ${name}`, async (t) => {

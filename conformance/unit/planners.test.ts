@@ -156,7 +156,7 @@ function config(overrides: Partial<OciConfig> = {}): OciConfig {
   };
 }
 /** A host where every bind source is a directory with nothing mounted below. */
-const host = { runtimeIsRoot: true, sourceKind: () => 'directory' as const, hasSubmounts: () => false };
+const host = { runtimeIsRoot: true, sourceKind: () => 'directory' as const, hasSubmounts: () => false, netDeviceExists: () => true };
 const flags: CreateFlags = { id: 'c1', bundle: '/bundles/one', stateDir: '/run/tsrunc/c1', noPivot: false, host };
 
 t.test('planContainer: mounts', async (t) => {

@@ -89,7 +89,7 @@ const config = (extra: Partial<OciConfig>): OciConfig => ({
   linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }] },
   ...extra,
 });
-const host = { runtimeIsRoot: true, sourceKind: () => 'directory' as const, hasSubmounts: () => false };
+const host = { runtimeIsRoot: true, sourceKind: () => 'directory' as const, hasSubmounts: () => false, netDeviceExists: () => true };
 const flags = { id: 'c1', bundle: '/b', stateDir: '/run/tsrunc/c1', noPivot: false, host };
 
 t.test('create: the first batch joins, makes, and clones, in that order', async (t) => {

@@ -15,7 +15,9 @@ import { capabilityName, capabilityNames, lastCapability } from '../linux/capabi
 import { planSysctl } from '../linux/sysctl.js';
 import { namespaceFileProblem } from '../linux/stage-fds.js';
 import { buildSeccomp, prepareSeccomp } from '../linux/seccomp.js';
-import type { NamespaceType } from '../plan/types.js';
+import type { NamespacePlan, NamespaceType } from '../plan/types.js';
+import { planNetDevices } from '../linux/net-devices.js';
+import { realHost } from './plan-init.js';
 import { explainConfig } from './explain.js';
 
 export interface Problem {
@@ -67,6 +69,7 @@ export function checkBundle(options: CheckOptions): CheckReport {
     ...hookProblems(config),
     ...cgroupControllerProblems(config),
     ...sysctlProblems(config),
+    ...netDeviceProblems(config),
     ...capabilityProblems(config),
     ...namespaceProblems(config),
   ];
@@ -220,6 +223,34 @@ function sysctlProblems(config: OciConfig): Problem[] {
     } catch (error) {
       if (!(error instanceof TsruncError)) throw error;
       problems.push(parseProblem(error.message));
+    }
+  }
+  return problems;
+}
+
+/**
+ * linux.netDevices: every entry create would refuse (a device the host lacks, a bad or clashing
+ * name), not only the first. An entry is checked with those accepted before it, for clashes.
+ */
+function netDeviceProblems(config: OciConfig): Problem[] {
+  const entries = Object.entries(config.linux?.netDevices ?? {});
+  const declared = config.linux?.namespaces ?? [];
+  const namespaces: NamespacePlan = {
+    unshareFlags: 0, newCgroupNamespace: false,
+    types: declared.map((ns) => ns.type as NamespaceType),
+    joins: declared.filter((ns) => ns.path).map((ns) => ({ type: ns.type as NamespaceType, path: ns.path! })),
+  };
+  const accepted: Record<string, { name?: string | undefined }> = {};
+  const problems: Problem[] = [];
+  for (const [name, entry] of entries) {
+    try {
+      planNetDevices({ ...accepted, [name]: entry }, namespaces, realHost);
+      accepted[name] = entry;
+    } catch (error) {
+      if (!(error instanceof TsruncError)) throw error;
+      const problem = parseProblem(error.message);
+      problems.push(problem);
+      if (problem.path === '/linux/netDevices') break; // about them all (no new network namespace, not root): once
     }
   }
   return problems;

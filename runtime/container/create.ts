@@ -26,6 +26,7 @@ import { checkMountDestination, type MountDestination } from '../linux/paths.js'
 import { openStageFds } from '../linux/stage-fds.js';
 import { startStage, type StageSession } from '../linux/stage-process.js';
 import { WatchedProcess } from '../linux/watched-process.js';
+import { MovedNetDevices } from '../linux/net-devices.js';
 import { validateId } from './id.js';
 import { loadBundle } from './bundle.js';
 import { planContainer } from './plan-init.js';
@@ -96,10 +97,12 @@ interface Conversation {
   runtimeHooks(pid: number): void;
   /** Set as soon as the stage reports the init's pid. */
   onInit(init: WatchedProcess): void;
+  /** linux.netDevices, moved into the init's network namespace before it sets up (its sysctls may name them). */
+  moveNetDevices(pid: number): void;
 }
 
 /** Answers the stage until the init is ready; throws the first failure, as one line. */
-function converse({ session, program, plan, runtimeHooks, onInit }: Conversation): WatchedProcess {
+function converse({ session, program, plan, runtimeHooks, onInit, moveNetDevices }: Conversation): WatchedProcess {
   let init: WatchedProcess | undefined;
   let checks: MountDestination[] = [];
   for (;;) {
@@ -114,6 +117,7 @@ function converse({ session, program, plan, runtimeHooks, onInit }: Conversation
         const pid = Number(message['pid']);
         init = new WatchedProcess(pid);
         onInit(init);
+        moveNetDevices(pid);
         const batch = program.init(initFacts(pid));
         checks = batch.checks;
         session.send(batch.ops);
@@ -179,6 +183,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
   let cgroups: CgroupManager | undefined;
   let session: StageSession | undefined;
   let init: WatchedProcess | undefined;
+  let netDevices: MovedNetDevices | undefined;
   try {
     const plan = planContainer(config, {
       id: options.id, bundle, stateDir: dir, noPivot: options.noPivot,
@@ -252,6 +257,11 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
         }
         step('create:init-cloned');
       },
+      moveNetDevices: (pid) => {
+        if (plan.netDevices.length === 0) return;
+        netDevices = MovedNetDevices.open(pid);
+        netDevices.move(plan.netDevices);
+      },
     });
     step('create:ready');
     if (pidsLimit) cgroups.apply({ pids: pidsLimit });
@@ -283,22 +293,28 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     session.send([]);
     step('create:committed');
     session.close();
+    // The devices stay in the container's namespace; its processes keep it alive from now on.
+    netDevices?.release();
+    netDevices = undefined;
     session.child.unref();
     if (!options.keepChild) init.unref();
     lock.release();
     lock = undefined;
     return { pid, dir, child: init };
   } catch (error) {
-    await cleanUp(session, init, cgroups, createdDir, config, options.id, bundle);
+    await cleanUp(session, init, netDevices, cgroups, createdDir, config, options.id, bundle);
     throw error;
   } finally {
     lock?.release();
   }
 }
 
-/** Undoes a create that failed: the stage and init killed and reaped, the cgroup and state directory gone. */
+/**
+ * Undoes a create that failed: the stage and init killed and reaped, network devices moved back
+ * to the host, the cgroup and state directory gone.
+ */
 async function cleanUp(
-  session: StageSession | undefined, init: WatchedProcess | undefined, cgroups: CgroupManager | undefined,
+  session: StageSession | undefined, init: WatchedProcess | undefined, netDevices: MovedNetDevices | undefined, cgroups: CgroupManager | undefined,
   dir: LockedDir, config: OciConfig, id: string, bundle: string,
 ): Promise<void> {
   if (session) {
@@ -307,6 +323,8 @@ async function cleanUp(
     await stageExited(session);
   }
   if (init) await init.killAndReap();
+  // Its namespace outlives the init (MovedNetDevices holds it): without this a virtual device would die with it.
+  netDevices?.moveBack();
   if (cgroups) {
     try {
       cgroups.destroy();

@@ -160,6 +160,9 @@ export function explainText(explanation: Explanation): string {
   ];
   if (plan.hostname !== undefined) lines.push(`hostname: ${plan.hostname}`);
   if (plan.domainname !== undefined) lines.push(`domainname: ${plan.domainname}`);
+  if (plan.netDevices.length > 0) {
+    lines.push('network devices moved in from the host (host name -> name in the container):', ...plan.netDevices.map((d) => `  ${d.hostName} -> ${d.name}`));
+  }
   if (plan.sysctl.length > 0) lines.push('sysctl (written inside the container):', ...plan.sysctl.map(([key, value]) => `  ${key} = ${value}`));
   lines.push(
     '',

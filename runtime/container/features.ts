@@ -26,6 +26,7 @@ export interface Features {
     apparmor: { enabled: boolean };
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
+    netDevices: { enabled: boolean };
     mountExtensions: { idmap: { enabled: boolean } };
   };
   annotations: Record<string, string>;
@@ -47,6 +48,8 @@ export async function features(): Promise<Features> {
       apparmor: { enabled: apparmorEnabled() },
       selinux: { enabled: selinuxEnabled() },
       intelRdt: { enabled: false },
+      // linux.netDevices: moved in at create through rtnetlink (linux/net-devices.ts).
+      netDevices: { enabled: true },
       // idmap/ridmap bind mounts (linux/user-namespace-idmap.ts; mount_setattr, Linux 5.12+).
       mountExtensions: { idmap: { enabled: true } },
     },

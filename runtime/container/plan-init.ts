@@ -22,6 +22,8 @@ import { checkMountDestination } from '../linux/paths.js';
 import { IDMAP_OPTIONS, planIdmap } from '../linux/user-namespace-idmap.js';
 import { hasSubmounts, initIsMappedRoot, isDetached } from '../linux/user-namespace-mounts.js';
 import { sessionKeyringName } from '../linux/keyring.js';
+import { planNetDevices } from '../linux/net-devices.js';
+import { ifNameToIndex } from '../linux/libc.js';
 
 /** What planning asks of the host. */
 export interface HostFacts {
@@ -29,6 +31,8 @@ export interface HostFacts {
   /** What a bind mount's source is; undefined: it does not exist. */
   sourceKind(source: string): 'directory' | 'file' | undefined;
   hasSubmounts(source: string): boolean;
+  /** Whether tsrunc's network namespace has a network device of that name (linux.netDevices). */
+  netDeviceExists(name: string): boolean;
 }
 
 export const realHost: HostFacts = {
@@ -41,6 +45,7 @@ export const realHost: HostFacts = {
     }
   },
   hasSubmounts: (source) => hasSubmounts(source),
+  netDeviceExists: (name) => ifNameToIndex(name) !== 0,
 };
 
 export interface CreateFlags {
@@ -118,10 +123,8 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
     uidMappings: linux.uidMappings, gidMappings: linux.gidMappings, timeOffsets: linux.timeOffsets,
   });
   const has = (type: string) => namespaces.types.includes(type as never);
-  // runtime-spec 1.3 fields tsrunc does not apply yet: refused, never accepted and ignored.
-  if (Object.keys(linux.netDevices ?? {}).length > 0) {
-    throw new TsruncError('config.json: /linux/netDevices: moving host network devices into the container is not supported by tsrunc yet');
-  }
+  const netDevices = planNetDevices(linux.netDevices, namespaces, host);
+  // A runtime-spec field tsrunc does not apply yet: refused, never accepted and ignored.
   if (linux.intelRdt) throw new TsruncError('config.json: /linux/intelRdt: Intel RDT (resctrl) is not supported by tsrunc yet');
   if (config.hostname !== undefined && config.hostname !== '' && !has('uts')) {
     throw new TsruncError('config.json: /hostname: setting the hostname needs a uts namespace');
@@ -183,6 +186,7 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
       domainname: Boolean(config.domainname),
       joins: namespaces.joins,
     }),
+    netDevices,
     hooks: count('prestart', 'createRuntime', 'createContainer', 'startContainer') === 0 ? undefined : {
       runtimeHooks: count('prestart', 'createRuntime') > 0,
       createContainer: copy(hooks?.createContainer),

@@ -121,6 +121,12 @@ const c = {
   memfdCreate: libcFunction<[string, number], number>('int memfd_create(const char *name, unsigned int flags)'),
   sendfile: libcFunction<[number, number, null, number], number>('long sendfile(int out_fd, int in_fd, void *offset, size_t count)'),
   socketpair: libcFunction<[number, number, number, number[]], number>('int socketpair(int domain, int type, int protocol, _Out_ int *fds)'),
+  socket: libcFunction<[number, number, number], number>('int socket(int domain, int type, int protocol)'),
+  setsockopt: libcFunction<[number, number, number, Buffer, number], number>('int setsockopt(int fd, int level, int name, const void *value, uint32_t length)'),
+  send: libcFunction<[number, Buffer, number, number], number>('long send(int fd, const void *buf, size_t count, int flags)'),
+  recv: libcFunction<[number, Buffer, number, number], number>('long recv(int fd, void *buf, size_t count, int flags)'),
+  setns: libcFunction<[number, number], number>('int setns(int fd, int nstype)'),
+  ifNametoindex: libcFunction<[string], number>('unsigned int if_nametoindex(const char *name)'),
   fileActionsInit: libcFunction<[Buffer], number>('int posix_spawn_file_actions_init(void *actions)'),
   fileActionsDup2: libcFunction<[Buffer, number, number], number>('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
   fileActionsDestroy: libcFunction<[Buffer], number>('int posix_spawn_file_actions_destroy(void *actions)'),
@@ -263,6 +269,51 @@ export function socketpair(context: string): [number, number] {
   const fds = [-1, -1];
   check(c.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 'socketpair', context);
   return [fds[0]!, fds[1]!];
+}
+
+/** socket(2), made close-on-exec whatever `type` says. */
+export function socket(domain: number, type: number, protocol: number, context: string): number {
+  return check(c.socket(domain, type | SOCK_CLOEXEC, protocol), 'socket', context);
+}
+
+/** setsockopt(2) of an int option. */
+export function setsockoptInt(fd: number, level: number, name: number, value: number, context: string): void {
+  const data = Buffer.alloc(4);
+  data.writeInt32LE(value);
+  check(c.setsockopt(fd, level, name, data, data.length), 'setsockopt', context);
+}
+
+/** send(2) of one whole datagram (a netlink request). */
+export function sendDatagram(fd: number, data: Buffer, context: string): void {
+  for (;;) {
+    const sent = Number(c.send(fd, data, data.length, 0));
+    if (sent < 0 && ffi().errno() === EINTR) continue;
+    if (check(sent, 'send', context) !== data.length) throw new TsruncError(`${context}: send: ${sent} of ${data.length} bytes sent`);
+    return;
+  }
+}
+
+/** recv(2) of one datagram into `buffer`; returns its length. A signal's interruption is resumed. */
+export function recvDatagram(fd: number, buffer: Buffer, context: string): number {
+  for (;;) {
+    const received = Number(c.recv(fd, buffer, buffer.length, 0));
+    if (received < 0 && ffi().errno() === EINTR) continue;
+    return check(received, 'recv', context);
+  }
+}
+
+/**
+ * setns(2) of the calling thread (the main thread: koffi calls run on it). Only for the namespaces
+ * a multithreaded process may enter (network, uts, ipc...; never user, and mount only after
+ * unshare(CLONE_NEWNS): DESIGN.md facts 1 and 10).
+ */
+export function setns(fd: number, nstype: number, context: string): void {
+  check(c.setns(fd, nstype), 'setns', context);
+}
+
+/** if_nametoindex(3) in tsrunc's network namespace: 0 when there is no such device. */
+export function ifNameToIndex(name: string): number {
+  return c.ifNametoindex(name);
 }
 
 const POSIX_SPAWN_SETSIGDEF = 0x04;

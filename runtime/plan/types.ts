@@ -221,6 +221,16 @@ export interface RootfsPlan {
   procMounted: boolean;
 }
 
+/** One entry of linux.netDevices: a host network device moved into the container's new network namespace. */
+export interface NetDevicePlan {
+  /** Its name on the host (the entry's key). */
+  hostName: string;
+  /** Its name in the container: `name`, or the host's; may be a template ("eth%d"). */
+  name: string;
+  /** The entry's JSON path, for errors ("/linux/netDevices/eth1"). */
+  path: string;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hooks
 
@@ -265,6 +275,8 @@ export interface ContainerPlan {
   hostname: string | undefined;
   domainname: string | undefined;
   sysctl: [string, string][];
+  /** linux.netDevices, in config order: moved in once the init (and its network namespace) exists. */
+  netDevices: NetDevicePlan[];
   /** Absent when config.json has no process: the container can be created, never started. */
   process: ProcessPlan | undefined;
   console: ConsolePlan | undefined;
