@@ -69,11 +69,13 @@ key=$(cat "$here/build-image.sh" "$here/tsrunc-tests.service" | sha256sum | cut 
 image=$cache/rootfs-$key
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
-flock 9 # two runs at once: one builds, the other waits and uses it
+# Runs from several worktrees share the cache: building (and removing) images takes the lock
+# alone, copying one shares it, so that no image goes away while a run copies it.
+flock 9
 if [ ! -e "$image/.complete" ]; then
   echo "# building the guest image (debootstrap bookworm from $mirror; a few minutes)" >&2
   started=$(date +%s)
-  rm -rf "$cache"/rootfs-* "$cache"/building-* # older recipes, and any build that was cut short
+  rm -rf "$cache"/building-* # a build that was cut short
   building=$cache/building-$key
   mkdir -p "$cache/debs" # downloaded packages, kept across recipes
   "$here/build-image.sh" "$building" "$mirror" "$cache/debs" >"$work/build.log" 2>&1 || {
@@ -85,12 +87,17 @@ if [ ! -e "$image/.complete" ]; then
   mv "$building" "$image"
   echo "# guest image built in $(($(date +%s) - started)) s, cached in $image" >&2
 fi
-exec 9>&-
+# The mtime says when an image was last used: other recipes' images unused for a day go (another
+# worktree may still be on its recipe; each image is about 400 MB).
+touch "$image"
+find "$cache" -mindepth 1 -maxdepth 1 -name 'rootfs-*' ! -name "rootfs-$key" -mtime +0 -exec rm -rf {} +
+flock -s 9
 
 # --- This run's disk: the cached rootfs (hard links: nothing here writes to them) + the project --
 started=$(date +%s)
 stage=$work/stage
 cp -al "$image" "$stage"
+exec 9>&-
 rm -f "$stage/.complete"
 install -m 755 "$(command -v node)" "$stage/usr/local/bin/node"
 project=$stage/opt/tsrunc
