@@ -44,7 +44,7 @@ t.test('features prints the runtime-spec features document', async (t) => {
     t.ok(f.mountOptions.includes(option), `mount option ${option} is listed`);
   }
   t.equal(new Set(f.mountOptions).size, f.mountOptions.length, 'no mount option twice');
-  t.same(f.linux.cgroup, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true });
+  t.same(f.linux.cgroup, { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true }, 'the systemd driver: conformance/v2host/systemd.test.ts');
   t.same(f.linux.intelRdt, { enabled: false });
   t.same(f.linux.netDevices, { enabled: true }, 'linux.netDevices is applied (conformance/linux/net-devices.test.ts)');
   t.same(f.linux.mountExtensions, { idmap: { enabled: true } });

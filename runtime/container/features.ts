@@ -42,8 +42,9 @@ export async function features(): Promise<Features> {
     linux: {
       namespaces: (Object.keys(namespaceKinds) as NamespaceType[]).sort(),
       capabilities: [...capabilityNames],
-      // Both drivers (cgroups/v1.ts, v2.ts); no systemd driver; rdma limits are written on both.
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      // Both cgroupfs drivers (cgroups/v1.ts, v2.ts) and the systemd one for root on v2 (cgroups/systemd.ts;
+      // no user-session systemd); rdma limits are written on all.
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: seccompFeatures(),
       apparmor: { enabled: apparmorEnabled() },
       selinux: { enabled: selinuxEnabled() },

@@ -103,7 +103,7 @@ install -m 755 "$(command -v node)" "$stage/usr/local/bin/node"
 project=$stage/opt/tsrunc
 mkdir -p "$project/tools/vm" "$project/bundle-examples"
 cp -a dist node_modules package.json "$project/"
-cp -a bundle-examples/busybox "$project/bundle-examples/"
+cp -a bundle-examples/busybox bundle-examples/make-rootfs.sh "$project/bundle-examples/"
 cp -a tools/run-tests.sh "$project/tools/"
 cp -a tools/vm/guest.sh "$project/tools/vm/"
 printf '%s\n' "${tests[@]}" >"$project/tools/vm/tests.list"
