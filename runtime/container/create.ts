@@ -284,7 +284,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
       cgroupPaths: cgroups.paths,
     };
     if (plan.sessionKeyring) state.sessionKeyring = plan.sessionKeyring.name;
-    if (manager.systemdScope) state.systemdScope = manager.systemdScope;
+    if (manager.systemdScope) state.systemdScope = { ...manager.systemdScope };
     writeState(dir, state);
     if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${pid}`, 0o644);
     step('create:state-written');
