@@ -275,11 +275,29 @@ t.test("podman's bridge networks, in a network namespace of the test's own: eth0
   t.equal(seen['byname'], 'served-by-web', 'and by name (aardvark-dns, through the resolv.conf podman bind-mounts)');
   t.equal(seen['ping'], '0', 'it pings web');
   t.equal(seen['resolv'], 'nameserver 10.89.77.1', "its resolv.conf names the network's DNS server first");
-  t.equal(sandbox.tsruncCalls('create').length - createsBefore, 3, 'the three containers were made by tsrunc create');
+
+  // In a user namespace of its own: tsrunc joins the netns (owned by the host's user namespace)
+  // as well as making the user namespace.
+  const idmap = ['--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'];
+  const mapped = await inJail(['run', '--rm', '--network', network, ...idmap, ...netFlags, '/bin/sh', '-c',
+    'echo "uid_map=$(cat /proc/self/uid_map)"; echo "byname=$(timeout 10 wget -q -O - http://web:8080/)"']);
+  t.equal(mapped.status, 0, `podman run --uidmap on ${network}: ${mapped.stderr}`);
+  const mappedSeen = fields(mapped.stdout);
+  t.same(mappedSeen['uid_map']?.trim().split(/\s+/), ['0', '100000', '65536'], 'with --uidmap: a user namespace');
+  t.equal(mappedSeen['byname'], 'served-by-web', 'with --uidmap: it fetches the page from web by name');
+
+  // podman restart: tsrunc delete, then a new netns and a new tsrunc create; web answers again.
+  const restarted = await inJail(['restart', '--time', '0', 'web']);
+  t.equal(restarted.status, 0, `podman restart web: ${restarted.stderr}`);
+  const again = await inJail(['run', '--rm', '--network', network, ...netFlags, '/bin/sh', '-c', 'timeout 10 wget -q -O - http://web:8080/']);
+  t.equal(again.stdout, 'served-by-web\n', `after the restart another container reaches web by name: ${again.stderr}`);
+  const restartedPid = Number((await inJail(['inspect', '--format', '{{.State.Pid}}', 'web'])).stdout.trim());
+  t.ok(restartedPid > 0 && restartedPid !== webPid && !processExists(webPid), `web runs as a new process (${restartedPid})`);
+  t.equal(sandbox.tsruncCalls('create').length - createsBefore, 6, 'all six containers (and the restart) went through tsrunc create');
 
   const removed = await inJail(['rm', '--force', '--time', '0', 'web']);
   t.equal(removed.status, 0, `podman rm web: ${removed.stderr}`);
-  t.notOk(processExists(webPid), 'web is gone');
+  t.notOk(processExists(restartedPid), 'web is gone');
   t.equal((await inJail(['network', 'rm', network])).status, 0, 'podman network rm');
   t.equal((await inJail(['ps', '--all', '--quiet'])).stdout, '', 'no container left in podman');
   t.ok(await waitFor(() => jail.processes().length === 0, 10_000), 'nothing runs in the network namespace any more (aardvark-dns, conmon)');
