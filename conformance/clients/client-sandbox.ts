@@ -153,12 +153,20 @@ export function cgroupDirs(relative: string): string[] {
  */
 export class CgroupParents {
   private readonly existed: Set<string>;
+  private readonly existedPlain: Set<string>;
 
   constructor(private readonly relative: string) {
     this.existed = new Set(cgroupDirs(relative));
+    this.existedPlain = new Set(plainCgroupDirs(relative));
   }
 
   release(): string[] {
+    // podman (cgroupfs manager, v1) also makes its conmon cgroup for the controllers in
+    // /proc/cgroups this host does not mount (hugetlb, net_cls, ...): plain directories and a
+    // `tasks` file on the tmpfs at /sys/fs/cgroup, which nothing else would remove.
+    for (const dir of plainCgroupDirs(this.relative)) {
+      if (!this.existedPlain.has(dir)) fs.rmSync(dir, { recursive: true, force: true });
+    }
     const left: string[] = [];
     for (const dir of cgroupDirs(this.relative)) {
       if (this.existed.has(dir)) continue;
@@ -172,6 +180,20 @@ export class CgroupParents {
     }
     return left;
   }
+}
+
+const TMPFS_MAGIC = 0x01021994;
+
+/** `relative` under each /sys/fs/cgroup/<name> that is a plain tmpfs directory, not a cgroup. */
+function plainCgroupDirs(relative: string): string[] {
+  if (!fs.existsSync(CGROUP_ROOT)) return [];
+  const found: string[] = [];
+  for (const entry of fs.readdirSync(CGROUP_ROOT, { withFileTypes: true })) {
+    const dir = path.join(CGROUP_ROOT, entry.name, relative);
+    if (!entry.isDirectory() || !fs.existsSync(dir)) continue;
+    if (fs.statfsSync(dir).type === TMPFS_MAGIC && !fs.existsSync(path.join(dir, 'cgroup.procs'))) found.push(dir);
+  }
+  return found;
 }
 
 function walkCgroup(dir: string): string[] {
