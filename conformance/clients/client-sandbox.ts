@@ -257,13 +257,18 @@ export class NetnsJail {
     return links.map((link) => `${link.ifname} ${link.linkinfo?.info_kind ?? ''}`.trim());
   }
 
-  /** Mount points under the sandbox in the jail's mount table, but for the jail's own two. */
+  /**
+   * Mount points under the sandbox or /run in the jail's mount table (a container's shm, a
+   * netns file), but for the jail's own: its namespace dir, /run, and /run/netns (which podman
+   * makes a shared bind mount of itself, as `ip netns add` does).
+   */
   async mounts(): Promise<string[]> {
     const table = await this.run('cat', ['/proc/self/mountinfo']);
     return table.stdout
       .split('\n')
       .map((line) => line.split(' ')[4] ?? '')
-      .filter((point) => point.startsWith(this.sandbox.dir) && point !== this.nsDir);
+      .filter((point) => point.startsWith(this.sandbox.dir) || point.startsWith('/run/'))
+      .filter((point) => point !== this.nsDir && point !== '/run/netns');
   }
 
   /** Processes in the jail's network namespace (`pid: command line`). */

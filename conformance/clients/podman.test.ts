@@ -218,13 +218,13 @@ t.test('podman run --tmpfs and --read-only: tmpfs mounts with tmpcopyup', async 
 t.test("podman's bridge networks, in a network namespace of the test's own: eth0, a route, DNS, container to container", async (t) => {
   // netavark makes bridges, veths, iptables rules and sets ip_forward: all of it in the jail.
   const hostBefore = await hostNetworkState();
-  await jail.create();
   t.teardown(async () => {
     // After a failure: what is left can only be removed from inside (its netns files are
     // there); once the jail is gone nsenter fails at once.
     await jail.run('podman', [...podmanGlobal, 'rm', '--all', '--force', '--time', '0'], { timeoutMs: 60_000 });
     jail.remove();
   });
+  await jail.create();
   const inJail = (args: string[], timeoutMs = 60_000): Promise<RunResult> => jail.run('podman', [...podmanGlobal, ...args], { timeoutMs });
   const netFlags = runFlags.filter((flag, i) => flag !== '--network' && runFlags[i - 1] !== '--network');
   const createsBefore = sandbox.tsruncCalls('create').length;
@@ -251,6 +251,7 @@ t.test("podman's bridge networks, in a network namespace of the test's own: eth0
   // tsrunc joined the network namespace podman made: a bind-mounted nsfs file in /run/netns.
   const sandboxKey = (await inJail(['inspect', '--format', '{{.NetworkSettings.SandboxKey}}', 'web'])).stdout.trim();
   t.match(sandboxKey, /^\/run\/netns\/netns-/, `podman's netns for web is a file in /run/netns: ${sandboxKey}`);
+  t.ok((await jail.mounts()).includes(sandboxKey), 'a bind mount in the jail (which the mount check at the end looks for)');
   const config = JSON.parse(fs.readFileSync(sandbox.path('storage', 'vfs-containers', webId, 'userdata', 'config.json'), 'utf8')) as { linux?: { namespaces?: { type: string; path?: string }[] } };
   t.same(config.linux?.namespaces?.find((ns) => ns.type === 'network'), { type: 'network', path: sandboxKey }, 'the bundle gives tsrunc that path');
   const webPid = Number(await inJail(['inspect', '--format', '{{.State.Pid}}', 'web']).then((r) => r.stdout.trim()));
@@ -303,7 +304,7 @@ t.test("podman's bridge networks, in a network namespace of the test's own: eth0
   t.ok(await waitFor(() => jail.processes().length === 0, 10_000), 'nothing runs in the network namespace any more (aardvark-dns, conmon)');
   t.same(jail.processes(), []);
   t.same(await jail.links(), ['lo'], 'the bridges and veths are gone from it');
-  t.same(await jail.mounts(), [], 'no mount left under the temp dir in its mount namespace (shm, netns)');
+  t.same(await jail.mounts(), [], 'no mount left under the temp dir or /run in its mount namespace (shm, netns files)');
   t.same(fs.readdirSync(path.join(jail.runDir, 'netns')), [], "no netns file left in its /run/netns");
   const aardvark = path.join(jail.runDir, 'containers', 'networks', 'aardvark-dns');
   t.same(fs.existsSync(aardvark) ? fs.readdirSync(aardvark) : [], [], 'no aardvark-dns configuration left');
