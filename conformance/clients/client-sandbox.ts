@@ -153,12 +153,20 @@ export function cgroupDirs(relative: string): string[] {
  */
 export class CgroupParents {
   private readonly existed: Set<string>;
+  private readonly existedPlain: Set<string>;
 
   constructor(private readonly relative: string) {
     this.existed = new Set(cgroupDirs(relative));
+    this.existedPlain = new Set(plainCgroupDirs(relative));
   }
 
   release(): string[] {
+    // podman (cgroupfs manager, v1) also makes its conmon cgroup for the controllers in
+    // /proc/cgroups this host does not mount (hugetlb, net_cls, ...): plain directories and a
+    // `tasks` file on the tmpfs at /sys/fs/cgroup, which nothing else would remove.
+    for (const dir of plainCgroupDirs(this.relative)) {
+      if (!this.existedPlain.has(dir)) fs.rmSync(dir, { recursive: true, force: true });
+    }
     const left: string[] = [];
     for (const dir of cgroupDirs(this.relative)) {
       if (this.existed.has(dir)) continue;
@@ -174,10 +182,164 @@ export class CgroupParents {
   }
 }
 
+const TMPFS_MAGIC = 0x01021994;
+
+/** `relative` under each /sys/fs/cgroup/<name> that is a plain tmpfs directory, not a cgroup. */
+function plainCgroupDirs(relative: string): string[] {
+  if (!fs.existsSync(CGROUP_ROOT)) return [];
+  const found: string[] = [];
+  for (const entry of fs.readdirSync(CGROUP_ROOT, { withFileTypes: true })) {
+    const dir = path.join(CGROUP_ROOT, entry.name, relative);
+    if (!entry.isDirectory() || !fs.existsSync(dir)) continue;
+    if (fs.statfsSync(dir).type === TMPFS_MAGIC && !fs.existsSync(path.join(dir, 'cgroup.procs'))) found.push(dir);
+  }
+  return found;
+}
+
 function walkCgroup(dir: string): string[] {
   const found = [dir];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) found.push(...walkCgroup(path.join(dir, entry.name)));
   }
   return found;
+}
+
+/**
+ * A network namespace and a mount namespace of the test's own, kept alive by bind mounts of
+ * their nsfs files under the sandbox (not `ip netns add`, which would add a mount on the host's
+ * /run/netns), for a client whose networking changes links, firewall rules and sysctls: run it
+ * through `enter()` and all of that lands in the throwaway network namespace. In the mount
+ * namespace a directory of the sandbox is bind-mounted over /run, so what the client insists on
+ * keeping there (netavark's /run/containers/networks, podman's /run/netns/netns-*) stays in the
+ * temp dir too. /sys is left as it is (`ip netns exec` would remount it and so hide
+ * /sys/fs/cgroup, which the client and tsrunc need).
+ */
+export class NetnsJail {
+  /** Bind-mounted on itself and private, as nsfs files of mount namespaces need. */
+  readonly nsDir: string;
+  readonly netFile: string;
+  readonly mntFile: string;
+  /** What the processes in the jail see as /run. */
+  readonly runDir: string;
+  private made = false;
+
+  constructor(private readonly sandbox: ClientSandbox) {
+    this.nsDir = sandbox.path('netns-jail');
+    this.netFile = path.join(this.nsDir, 'net');
+    this.mntFile = path.join(this.nsDir, 'mnt');
+    this.runDir = sandbox.path('netns-jail-run');
+  }
+
+  async create(): Promise<void> {
+    fs.mkdirSync(this.nsDir);
+    fs.mkdirSync(this.runDir);
+    execFileSync('mount', ['--bind', this.nsDir, this.nsDir]);
+    this.made = true;
+    execFileSync('mount', ['--make-private', this.nsDir]);
+    fs.writeFileSync(this.netFile, '');
+    fs.writeFileSync(this.mntFile, '');
+    const made = await runCommand('unshare', [
+      `--net=${this.netFile}`, `--mount=${this.mntFile}`, '--propagation', 'private', '--',
+      'sh', '-c', `mount --bind ${shellQuote(this.runDir)} /run && ip link set lo up`,
+    ]);
+    if (made.status !== 0) throw new Error(`unshare: ${made.stderr}`);
+  }
+
+  /** `command args` inside the jail's network and mount namespaces. */
+  run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+    return runCommand('nsenter', [`--net=${this.netFile}`, `--mount=${this.mntFile}`, '--', command, ...args], options);
+  }
+
+  /** The jail's links, one `name kind` each (the kind from `ip -d`: bridge, veth, ...). */
+  async links(): Promise<string[]> {
+    const listed = await this.run('ip', ['-d', '-j', 'link', 'show']);
+    const links = JSON.parse(listed.stdout || '[]') as { ifname: string; linkinfo?: { info_kind?: string } }[];
+    return links.map((link) => `${link.ifname} ${link.linkinfo?.info_kind ?? ''}`.trim());
+  }
+
+  /**
+   * Mount points under the sandbox or /run in the jail's mount table (a container's shm, a
+   * netns file), but for the jail's own: its namespace dir, /run, and /run/netns (which podman
+   * makes a shared bind mount of itself, as `ip netns add` does).
+   */
+  async mounts(): Promise<string[]> {
+    const table = await this.run('cat', ['/proc/self/mountinfo']);
+    return table.stdout
+      .split('\n')
+      .map((line) => line.split(' ')[4] ?? '')
+      .filter((point) => point.startsWith(this.sandbox.dir) || point.startsWith('/run/'))
+      .filter((point) => point !== this.nsDir && point !== '/run/netns');
+  }
+
+  /** Processes in the jail's network namespace (`pid: command line`). */
+  processes(): string[] {
+    if (!this.made || !fs.existsSync(this.netFile)) return [];
+    const inode = fs.statSync(this.netFile).ino;
+    const found: string[] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (fs.statSync(`/proc/${entry}/ns/net`).ino !== inode) continue;
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) continue;
+        found.push(`${entry}: ${fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()}`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Kills what still runs in the jail (only ever the test's own: nothing else can enter it),
+   * then unmounts the namespace files, which ends both namespaces. Returns what had to be killed.
+   */
+  remove(): string[] {
+    if (!this.made) return [];
+    const left = this.processes();
+    for (const line of left) {
+      try {
+        process.kill(Number(line.split(':')[0]), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    for (const file of [this.netFile, this.mntFile, this.nsDir]) {
+      try {
+        execFileSync('umount', [file], { stdio: 'ignore' });
+      } catch {
+        // not mounted (create failed half way)
+      }
+    }
+    this.made = false;
+    return left;
+  }
+}
+
+/**
+ * What the host's networking looks like, to show that a test left it as it was: links, nftables
+ * ruleset, iptables and ip6tables rules (packet counters and timestamps left out), forwarding
+ * sysctls, named network namespaces and the mounts of /run/netns.
+ */
+export async function hostNetworkState(): Promise<Record<string, string>> {
+  const text = async (command: string, args: string[]): Promise<string> => {
+    const result = await runCommand(command, args);
+    return `${result.stdout}${result.stderr}`;
+  };
+  const withoutCounters = (dump: string): string =>
+    dump
+      .split('\n')
+      .filter((line) => !line.startsWith('#'))
+      .map((line) => line.replace(/\[\d+:\d+\]/g, '').replace(/packets \d+ bytes \d+/g, ''))
+      .join('\n');
+  return {
+    links: await text('ip', ['-o', 'link', 'show']),
+    nft: withoutCounters(await text('nft', ['list', 'ruleset'])),
+    iptables: withoutCounters(await text('iptables-save', [])),
+    ip6tables: withoutCounters(await text('ip6tables-save', [])),
+    ipForward: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'),
+    ipv6Forwarding: fs.existsSync('/proc/sys/net/ipv6/conf/all/forwarding') ? fs.readFileSync('/proc/sys/net/ipv6/conf/all/forwarding', 'utf8') : '',
+    netns: await text('ip', ['netns', 'list']),
+    netnsMounts: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes('/run/netns')).map((line) => line.split(' ').slice(3, 5).join(' ')).join('\n'),
+  };
 }

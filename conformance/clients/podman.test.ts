@@ -2,15 +2,18 @@
  * podman (Debian's 4.3, through conmon) drives tsrunc, for real: private storage, run and tmp
  * dirs and private containers.conf/storage.conf under a temp dir, --rootfs so no image is
  * pulled, and `--runtime <tsrunc wrapper>`: run --rm, -i, -d with exec, update, pause,
- * unpause and stop, -t, --memory and --pids-limit, --uidmap/--gidmap (a user namespace). Nothing may be left: containers, conmon,
- * mounts, cgroups, tsrunc state.
+ * unpause and stop, -t, --memory and --pids-limit, --uidmap/--gidmap (a user namespace), and
+ * bridge networking (netavark, aardvark-dns) inside network and mount namespaces of the test's
+ * own, so that the host's links, firewall and sysctls stay as they were. Nothing may be left:
+ * containers, conmon, mounts, cgroups, tsrunc state, processes in that network namespace.
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { processExists, runCommand, waitFor, type RunResult } from '../lib/harness.js';
 import { fields } from '../lib/container-helpers.js';
-import { CgroupParents, ClientSandbox, HostDirs, cgroupDirs, requireCommand, runInPty } from './client-sandbox.js';
+import { CgroupParents, ClientSandbox, HostDirs, NetnsJail, cgroupDirs, hostNetworkState, requireCommand, runInPty } from './client-sandbox.js';
 
 requireCommand('/usr/bin/podman', 'podman');
 requireCommand('/usr/bin/conmon', 'conmon');
@@ -43,6 +46,9 @@ fs.writeFileSync(
 );
 fs.writeFileSync(sandbox.path('registries.conf'), 'unqualified-search-registries = []\n');
 
+// The bridge network test runs podman in network and mount namespaces of its own (see NetnsJail).
+const jail = new NetnsJail(sandbox);
+
 const podmanGlobal = [
   '--runtime', tsrunc,
   '--root', sandbox.path('storage'), '--runroot', sandbox.path('run'), '--tmpdir', sandbox.path('tmp'),
@@ -50,8 +56,8 @@ const podmanGlobal = [
   '--cgroup-manager', 'cgroupfs', '--events-backend', 'none',
 ];
 const runFlags = [
-  // No bridge networking: it needs netavark, nftables and a firewall setup the test has no
-  // business changing on the host; the containers need no network.
+  // No bridge networking here: netavark changes links, firewall rules and sysctls, which the
+  // test has no business doing on the host; the bridge network test runs podman in a jail.
   '--network', 'none',
   // This machine caps the hard RLIMIT_NOFILE (20000) and RLIMIT_NPROC even for root, and
   // podman as root asks for more than that by default, which setrlimit refuses (EPERM, from
@@ -79,6 +85,7 @@ let checkedClean = false;
 
 t.teardown(async () => {
   if (!checkedClean) {
+
     await podman(['rm', '--all', '--force', '--time', '0']);
     hostDirs.release();
     libpodCgroups.release();
@@ -206,6 +213,106 @@ t.test('podman run --tmpfs and --read-only: tmpfs mounts with tmpcopyup', async 
   const readOnly = await podman(['run', '--rm', '--read-only', ...runFlags, '/bin/sh', '-c', 'touch /x 2>/dev/null; echo root=$?; echo ok > /tmp/y && echo tmp=$(cat /tmp/y)']);
   t.equal(readOnly.status, 0, `podman run --read-only: ${readOnly.stderr}`);
   t.equal(readOnly.stdout, 'root=1\ntmp=ok\n', 'the root refuses writes, its /tmp takes them');
+});
+
+t.test("podman's bridge networks, in a network namespace of the test's own: eth0, a route, DNS, container to container", async (t) => {
+  // netavark makes bridges, veths, iptables rules and sets ip_forward: all of it in the jail.
+  const hostBefore = await hostNetworkState();
+  t.teardown(async () => {
+    // After a failure: what is left can only be removed from inside (its netns files are
+    // there); once the jail is gone nsenter fails at once.
+    await jail.run('podman', [...podmanGlobal, 'rm', '--all', '--force', '--time', '0'], { timeoutMs: 60_000 });
+    jail.remove();
+  });
+  await jail.create();
+  const inJail = (args: string[], timeoutMs = 60_000): Promise<RunResult> => jail.run('podman', [...podmanGlobal, ...args], { timeoutMs });
+  const netFlags = runFlags.filter((flag, i) => flag !== '--network' && runFlags[i - 1] !== '--network');
+  const createsBefore = sandbox.tsruncCalls('create').length;
+  const addressAndRoute = 'echo "addr=$(ip -4 -o addr show eth0)"; echo "route=$(ip route show default)"';
+
+  // podman's default network ("podman", 10.88.0.0/16 on podman0): no --network at all.
+  const plain = await inJail(['run', '--rm', ...netFlags, '/bin/sh', '-c', addressAndRoute]);
+  t.equal(plain.status, 0, `podman run on the default network: ${plain.stderr}`);
+  const plainSeen = fields(plain.stdout);
+  t.match(plainSeen['addr'], /\beth0\s+inet 10\.88\.\d+\.\d+\/16 /, 'eth0 has an address in the default network 10.88.0.0/16');
+  t.match(plainSeen['route'], /^default via 10\.88\.0\.1 dev eth0/, 'and a default route through its gateway');
+
+  // A network of the test's own: DNS on (aardvark-dns), so the containers know each other by name.
+  const network = 'tsrunc-podnet';
+  const created = await inJail(['network', 'create', '--subnet', '10.89.77.0/24', network]);
+  t.equal(created.status, 0, `podman network create: ${created.stderr}`);
+  const serve = 'echo served-by-web > /tmp/index.html; exec httpd -f -p 8080 -h /tmp';
+  const web = await inJail(['run', '-d', '--name', 'web', '--network', network, ...netFlags, '/bin/sh', '-c', serve]);
+  t.equal(web.status, 0, `podman run -d httpd: ${web.stderr}`);
+  const webId = web.stdout.trim();
+  const webIp = (await inJail(['inspect', '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, 'web'])).stdout.trim();
+  t.match(webIp, /^10\.89\.77\.\d+$/, `web has an address in ${network}'s subnet: ${webIp}`);
+
+  // tsrunc joined the network namespace podman made: a bind-mounted nsfs file in /run/netns.
+  const sandboxKey = (await inJail(['inspect', '--format', '{{.NetworkSettings.SandboxKey}}', 'web'])).stdout.trim();
+  t.match(sandboxKey, /^\/run\/netns\/netns-/, `podman's netns for web is a file in /run/netns: ${sandboxKey}`);
+  t.ok((await jail.mounts()).includes(sandboxKey), 'a bind mount in the jail (which the mount check at the end looks for)');
+  const config = JSON.parse(fs.readFileSync(sandbox.path('storage', 'vfs-containers', webId, 'userdata', 'config.json'), 'utf8')) as { linux?: { namespaces?: { type: string; path?: string }[] } };
+  t.same(config.linux?.namespaces?.find((ns) => ns.type === 'network'), { type: 'network', path: sandboxKey }, 'the bundle gives tsrunc that path');
+  const webPid = Number(await inJail(['inspect', '--format', '{{.State.Pid}}', 'web']).then((r) => r.stdout.trim()));
+  const keyInode = (await jail.run('stat', ['-L', '-c', '%i', sandboxKey])).stdout.trim();
+  t.equal(String(fs.statSync(`/proc/${webPid}/ns/net`).ino), keyInode, "web's pid 1 is in that network namespace");
+
+  const client = [
+    addressAndRoute,
+    // Not wget -T: this busybox (Debian's 1.35) segfaults with it, on the host too.
+    `echo "byip=$(timeout 10 wget -q -O - http://${webIp}:8080/)"`,
+    'echo "byname=$(timeout 10 wget -q -O - http://web:8080/)"',
+    `ping -c 1 -W 5 ${webIp} >/dev/null; echo "ping=$?"`,
+    'echo "resolv=$(grep ^nameserver /etc/resolv.conf | head -n 1)"',
+  ].join('; ');
+  const other = await inJail(['run', '--rm', '--network', network, ...netFlags, '/bin/sh', '-c', client]);
+  t.equal(other.status, 0, `podman run, a second container on ${network}: ${other.stderr}`);
+  const seen = fields(other.stdout);
+  t.match(seen['addr'], /\beth0\s+inet 10\.89\.77\.\d+\/24 /, `its eth0 has an address in 10.89.77.0/24: ${seen['addr']}`);
+  t.notMatch(seen['addr'], ` ${webIp}/`, 'not the address of web');
+  t.match(seen['route'], /^default via 10\.89\.77\.1 dev eth0/, 'a default route through the gateway 10.89.77.1');
+  t.equal(seen['byip'], 'served-by-web', 'it fetches a page from the httpd in web by address');
+  t.equal(seen['byname'], 'served-by-web', 'and by name (aardvark-dns, through the resolv.conf podman bind-mounts)');
+  t.equal(seen['ping'], '0', 'it pings web');
+  t.equal(seen['resolv'], 'nameserver 10.89.77.1', "its resolv.conf names the network's DNS server first");
+
+  // In a user namespace of its own: tsrunc joins the netns (owned by the host's user namespace)
+  // as well as making the user namespace.
+  const idmap = ['--uidmap', '0:100000:65536', '--gidmap', '0:100000:65536'];
+  const mapped = await inJail(['run', '--rm', '--network', network, ...idmap, ...netFlags, '/bin/sh', '-c',
+    'echo "uid_map=$(cat /proc/self/uid_map)"; echo "byname=$(timeout 10 wget -q -O - http://web:8080/)"']);
+  t.equal(mapped.status, 0, `podman run --uidmap on ${network}: ${mapped.stderr}`);
+  const mappedSeen = fields(mapped.stdout);
+  t.same(mappedSeen['uid_map']?.trim().split(/\s+/), ['0', '100000', '65536'], 'with --uidmap: a user namespace');
+  t.equal(mappedSeen['byname'], 'served-by-web', 'with --uidmap: it fetches the page from web by name');
+
+  // podman restart: tsrunc delete, then a new netns and a new tsrunc create; web answers again.
+  const restarted = await inJail(['restart', '--time', '0', 'web']);
+  t.equal(restarted.status, 0, `podman restart web: ${restarted.stderr}`);
+  const again = await inJail(['run', '--rm', '--network', network, ...netFlags, '/bin/sh', '-c', 'timeout 10 wget -q -O - http://web:8080/']);
+  t.equal(again.stdout, 'served-by-web\n', `after the restart another container reaches web by name: ${again.stderr}`);
+  const restartedPid = Number((await inJail(['inspect', '--format', '{{.State.Pid}}', 'web'])).stdout.trim());
+  t.ok(restartedPid > 0 && restartedPid !== webPid && !processExists(webPid), `web runs as a new process (${restartedPid})`);
+  t.equal(sandbox.tsruncCalls('create').length - createsBefore, 6, 'all six containers (and the restart) went through tsrunc create');
+
+  const removed = await inJail(['rm', '--force', '--time', '0', 'web']);
+  t.equal(removed.status, 0, `podman rm web: ${removed.stderr}`);
+  t.notOk(processExists(restartedPid), 'web is gone');
+  t.equal((await inJail(['network', 'rm', network])).status, 0, 'podman network rm');
+  t.equal((await inJail(['ps', '--all', '--quiet'])).stdout, '', 'no container left in podman');
+  t.ok(await waitFor(() => jail.processes().length === 0, 10_000), 'nothing runs in the network namespace any more (aardvark-dns, conmon)');
+  t.same(jail.processes(), []);
+  t.same(await jail.links(), ['lo'], 'the bridges and veths are gone from it');
+  t.same(await jail.mounts(), [], 'no mount left under the temp dir or /run in its mount namespace (shm, netns files)');
+  t.same(fs.readdirSync(path.join(jail.runDir, 'netns')), [], "no netns file left in its /run/netns");
+  const aardvark = path.join(jail.runDir, 'containers', 'networks', 'aardvark-dns');
+  t.same(fs.existsSync(aardvark) ? fs.readdirSync(aardvark) : [], [], 'no aardvark-dns configuration left');
+  t.same(fs.existsSync(tsruncRoot) ? fs.readdirSync(tsruncRoot) : [], [], 'no state left in the tsrunc root');
+
+  t.same(jail.remove(), [], 'the namespaces end with nothing to kill');
+  t.same(sandbox.mounts(), [], 'their files are unmounted');
+  t.same(await hostNetworkState(), hostBefore, "the host's links, nftables and iptables rules, forwarding sysctls and netns are as they were");
 });
 
 t.test('podman leaves nothing behind', async (t) => {

@@ -61,6 +61,9 @@ export function runCommand(command: string, args: string[], options: RunOptions 
       }
       resolve({ status, signal, stdout, stderr });
     });
+    // A command that never reads its stdin may have exited before this is written: its EPIPE
+    // is no error of the test's (unhandled, it would fail the whole test file).
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(options.input ?? '');
   });
 }
