@@ -120,6 +120,14 @@ const variants: Variant[] = [
   },
 ];
 
+t.test('bundle-examples/systemd/config.json is the second config below (root "rootfs", no container_uuid)', async (t) => {
+  const example = JSON.parse(fs.readFileSync(path.join(repoRoot, 'bundle-examples', 'systemd', 'config.json'), 'utf8')) as JsonObject;
+  const expected = podmanSystemdConfig('systemd', variants[1]!);
+  const proc = expected['process'] as { env: string[] };
+  proc.env = proc.env.filter((entry) => !entry.startsWith('container_uuid='));
+  t.same(example, { ...expected, root: { path: 'rootfs' } });
+});
+
 const systemdHierarchy = fs.existsSync('/sys/fs/cgroup/systemd/cgroup.procs');
 
 interface SavedState {
