@@ -5,7 +5,7 @@ TSRUNC := $(NODE) dist/bundle/tsrunc.cjs
 APT_PACKAGES := busybox-static libseccomp2 runc gcc libc6-dev containerd podman conmon bsdutils
 EXAMPLE_ROOTFS := bundle-examples/busybox/rootfs bundle-examples/readonly-bind/rootfs
 
-.PHONY: all deps build rootfs demo test test-host test-vm unit install uninstall conformance bench clean check
+.PHONY: all deps build rootfs systemd-rootfs demo test test-host test-vm unit install uninstall conformance bench clean check
 
 all: build rootfs
 
@@ -48,6 +48,13 @@ bundle-examples/%/rootfs: bundle-examples/make-rootfs.sh .deps-apt
 
 rootfs: $(EXAMPLE_ROOTFS)
 
+# Debian bookworm with systemd for conformance/linux/systemd-container.test.ts (systemd as PID 1).
+# Built once with debootstrap and cached in /var/cache/tsrunc-systemd-rootfs (keyed by a hash of
+# the script); the script does nothing when the copy here is current, so it always runs.
+SYSTEMD_ROOTFS := bundle-examples/systemd/rootfs
+systemd-rootfs:
+	tools/systemd-rootfs.sh $(SYSTEMD_ROOTFS)
+
 demo: build rootfs
 	@root=$$(mktemp -d); \
 	echo "== tsrunc run --bundle bundle-examples/busybox demo"; \
@@ -59,11 +66,11 @@ demo: build rootfs
 # Every test: the host suite, then the tests that need a cgroup v2 + systemd host, in a VM (one
 # after the other, not two make prerequisites that -j would run at once; the VM runs even when
 # the host suite failed, and either failing fails the whole).
-test: build rootfs
+test: build rootfs systemd-rootfs
 	@tools/run-tests.sh; host=$$?; tools/vm/run.sh; vm=$$?; \
 	echo "make test: host suite status $$host, VM status $$vm"; test $$host -eq 0 -a $$vm -eq 0
 
-test-host: build rootfs
+test-host: build rootfs systemd-rootfs
 	tools/run-tests.sh
 
 # conformance/v2host in a QEMU VM (tools/vm/run.sh; the guest image is cached in /var/cache/tsrunc-vm).
@@ -94,4 +101,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/lib/tsrunc $(DESTDIR)$(PREFIX)/bin/tsrunc
 
 clean:
-	rm -rf dist runtime/spec/generated $(EXAMPLE_ROOTFS) .deps-apt
+	rm -rf dist runtime/spec/generated $(EXAMPLE_ROOTFS) $(SYSTEMD_ROOTFS) .deps-apt
