@@ -13,6 +13,8 @@ interface VerbHelp {
   /** After the verb and [command options] in USAGE; may go on with paragraphs, as runc's do. */
   args?: string;
   description?: string;
+  /** Flags the verb reads itself, outside flags.ts's table (spec's bare --rootless), as OPTIONS rows. */
+  moreOptions?: [string, string][];
 }
 
 const ID_IS = 'Where "<container-id>" is the id the container was created with, unique under --root.';
@@ -77,6 +79,7 @@ its JSON path, and creates nothing. Status 1 when there is a problem.`,
   spec: {
     description: `spec writes a starter config.json into the bundle, to edit; it never overwrites one.
 With --rootless the config is one an unprivileged user can run.`,
+    moreOptions: [['--rootless', "write runc's rootless config: a user namespace mapping the caller, no cgroup limits"]],
   },
   checkpoint: {
     args: `<container-id>\n\n${ID_IS}`,
@@ -121,11 +124,12 @@ function flagRow(name: string, option: Options): [string, string] {
 export function verbHelp(verb: VerbName): string {
   const spec = VERBS[verb];
   const help: VerbHelp = VERB_HELP[verb];
-  const options = Object.entries(spec.options as Record<string, Options>);
+  const rows = [...Object.entries(spec.options as Record<string, Options>).map(([n, o]) => flagRow(n, o)), ...(help.moreOptions ?? [])];
   let text = `NAME:\n   tsrunc ${verb} - ${spec.describe}\n\nUSAGE:\n   tsrunc ${verb}`;
-  text += `${options.length > 0 ? ' [command options]' : ''} ${help.args ?? '[arguments...]'}`;
+  text += `${rows.length > 0 ? ' [command options]' : ''} ${help.args ?? '[arguments...]'}`;
   if (help.description) text += `\n\nDESCRIPTION:\n   ${help.description}`;
-  if (options.length > 0) text += `\n\nOPTIONS:\n${columns(options.map(([n, o]) => flagRow(n, o))).map((l) => `   ${l}\n`).join('')}   `;
+  // urfave/cli ends each option row with a newline and three spaces: its pages end in "   \n".
+  if (rows.length > 0) text += `\n\nOPTIONS:\n${columns(rows).map((l) => `   ${l}\n`).join('')}   `;
   return `${text}\n`;
 }
 
