@@ -302,7 +302,8 @@ t.test('parseSignal', async (t) => {
   t.equal(parseSignal('SIGUSR1'), 10);
   t.equal(parseSignal('1'), 1);
   t.equal(parseSignal('64'), 64, 'real-time signals by number');
-  for (const text of ['', '0', '65', '-9', '9x', '1.5', 'NOPE', 'SIG', 'SIGSIGKILL', ' 9', 'KILL ']) {
+  t.equal(parseSignal('0'), 0, '0: does it exist, as kill(2)');
+  for (const text of ['', '65', '-9', '9x', '1.5', 'NOPE', 'SIG', 'SIGSIGKILL', ' 9', 'KILL ']) {
     t.throws(() => parseSignal(text), { message: `invalid signal "${text}"` }, JSON.stringify(text));
   }
 });
