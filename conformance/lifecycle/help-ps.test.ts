@@ -60,6 +60,9 @@ t.test('every verb -h and --help: NAME with "tsrunc <verb>", USAGE, OPTIONS', as
     t.equal((await sandbox.tsrunc(['help', verb])).stdout, short.stdout, `help ${verb} is ${verb} -h`);
   }
   t.equal((await sandbox.tsrunc(['h', 'state'])).stdout, (await sandbox.tsrunc(['state', '-h'])).stdout, 'h is help');
+  const helpOfHelp = await sandbox.tsrunc(['help', '-h']);
+  t.equal(helpOfHelp.status, 0, 'help -h succeeds');
+  t.match(helpOfHelp.stdout, /^NAME:\n {3}tsrunc help - \S.*\n\nUSAGE:\n {3}tsrunc help \[command\]\n$/, "help -h: the help command's own page");
   t.equal((await sandbox.tsrunc(['state', 'someid', '-h'])).status, 0, 'a verb -h after its id is help too');
   t.match((await sandbox.tsrunc(['--help', 'state'])).stdout.split('\n')[1], /^ {3}tsrunc - /, 'a global --help is the main page');
   t.match((await sandbox.tsrunc(['spec', '--help'])).stdout, /^ {3}--rootless +\S/m, "spec's own --rootless is listed");
@@ -92,7 +95,7 @@ t.test('help and unknown verbs answer as runc does, side by side', { skip: RUNC 
   t.teardown(() => sandbox.cleanup());
   const runc = (args: string[]) => runCommand(RUNC!, ['--root', sandbox.dir, ...args]);
   t.same(sections((await sandbox.tsrunc(['--help'])).stdout), sections((await runc(['--help'])).stdout), 'main page sections');
-  for (const args of [['foo'], ['foo', '-h'], ['help', 'foo'], ['help'], [], ['state', '-h'], ['help', 'list']]) {
+  for (const args of [['foo'], ['foo', '-h'], ['help', 'foo'], ['help'], [], ['state', '-h'], ['help', 'list'], ['help', '-h'], ['h', 'foo']]) {
     const [ours, theirs] = [await sandbox.tsrunc(args), await runc(args)];
     t.equal(ours.status, theirs.status, `${args.join(' ') || '(nothing)'}: same status (${theirs.status})`);
   }

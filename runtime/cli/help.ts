@@ -136,7 +136,7 @@ export function verbHelp(verb: VerbName): string {
 export function appHelp(): string {
   const commands = columns([
     ...(Object.keys(VERBS) as VerbName[]).map((verb): [string, string] => [verb, VERBS[verb].describe]),
-    ['help, h', 'show the list of commands, or the help of one command'],
+    ['help, h', HELP_DESCRIBE],
   ]);
   const globals = columns([
     ...Object.entries(GLOBAL_OPTIONS as Record<string, Options>).map(([n, o]) => flagRow(n, o)),
@@ -166,7 +166,14 @@ export function appHelp(): string {
   ].join('\n');
 }
 
-export type HelpRequest = { kind: 'app' } | { kind: 'verb'; verb: VerbName } | { kind: 'unknown'; word: string };
+export type HelpRequest = { kind: 'app' } | { kind: 'verb'; verb: VerbName } | { kind: 'help' } | { kind: 'unknown'; word: string };
+
+const HELP_DESCRIBE = 'show the list of commands, or the help of one command';
+
+/** `help -h`: the help command's own page, as urfave/cli has one. */
+function helpCommandHelp(): string {
+  return `NAME:\n   tsrunc help - ${HELP_DESCRIBE}\n\nUSAGE:\n   tsrunc help [command]\n`;
+}
 
 const HELP_FLAGS = new Set(['-h', '--help']);
 
@@ -199,7 +206,8 @@ export function helpRequest(argv: readonly string[]): HelpRequest | undefined {
   if (word === undefined) return { kind: 'app' };
   if (word === 'help' || word === 'h') {
     const topic = argv[i + 1];
-    if (topic === undefined || topic === 'help' || topic === 'h') return { kind: 'app' };
+    if (topic === undefined) return { kind: 'app' };
+    if (topic === 'help' || topic === 'h' || HELP_FLAGS.has(topic)) return { kind: 'help' };
     return isVerb(topic) ? { kind: 'verb', verb: topic } : { kind: 'unknown', word: topic };
   }
   if (!isVerb(word)) return { kind: 'unknown', word };
@@ -219,6 +227,7 @@ export function helpRequest(argv: readonly string[]): HelpRequest | undefined {
 export function helpText(request: HelpRequest): string | undefined {
   if (request.kind === 'app') return appHelp();
   if (request.kind === 'verb') return verbHelp(request.verb);
+  if (request.kind === 'help') return helpCommandHelp();
   return undefined;
 }
 
