@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 NODE ?= node
 TSRUNC := $(NODE) dist/bundle/tsrunc.cjs
-APT_PACKAGES := busybox-static libseccomp2 runc gcc libc6-dev containerd podman conmon bsdutils
+APT_PACKAGES := busybox-static libseccomp2 runc gcc libc6-dev containerd podman conmon bsdutils procps
 EXAMPLE_ROOTFS := bundle-examples/busybox/rootfs bundle-examples/readonly-bind/rootfs
 
 .PHONY: all deps build rootfs systemd-rootfs demo test test-host test-vm unit install uninstall conformance bench clean check
@@ -10,7 +10,8 @@ EXAMPLE_ROOTFS := bundle-examples/busybox/rootfs bundle-examples/readonly-bind/r
 all: build rootfs
 
 # Debian packages the runtime, the examples and the tests need (runc is the side-by-side reference;
-# containerd, podman and conmon are the real clients conformance/clients drives; bsdutils has `script`).
+# containerd, podman and conmon are the real clients conformance/clients drives; bsdutils has `script`;
+# procps has ps(1), which `tsrunc ps <id> [ps options]` runs and its tests use).
 .deps-apt: Makefile
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -18,6 +18,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 
 const requireBuiltin = createRequire(import.meta.url);
@@ -85,6 +86,17 @@ const sharedBuiltins = {
   },
 };
 
+/** The commit `tsrunc --version` names: HEAD of the checkout ("-dirty" with changes), or unknown outside git. */
+function gitCommit() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -92,7 +104,7 @@ const common = {
   target: 'node20',
   external: ['koffi', 'yargs'],
   // Every module of the bundle sees the bundle's own URL (install-paths.ts counts on it).
-  define: { 'import.meta.url': '__tsruncBundleUrl' },
+  define: { 'import.meta.url': '__tsruncBundleUrl', __TSRUNC_COMMIT__: JSON.stringify(gitCommit()) },
   banner: { js: '"use strict";\nvar __tsruncBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   legalComments: 'none',
   logLevel: 'warning',

@@ -10,7 +10,7 @@ t.test('--version names tsrunc and the runtime-spec version', async (t) => {
   t.teardown(() => sandbox.cleanup());
   const result = await sandbox.tsrunc(['--version']);
   t.equal(result.status, 0);
-  t.match(result.stdout, /^tsrunc version \d+\.\d+\.\d+\nspec: 1\.3\.0\n/);
+  t.match(result.stdout, /^tsrunc version \d+\.\d+\.\d+\ncommit: [0-9a-f]{12}(-dirty)?\nspec: 1\.3\.0\n/);
 });
 
 t.test('every verb has --help', async (t) => {

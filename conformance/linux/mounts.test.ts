@@ -204,6 +204,23 @@ t.test('a hostile rootfs cannot point mounts or /dev at the host', async (t) => 
   assertNothingLeft(t, sandbox);
 });
 
+t.test('proc and sysfs are refused on a /proc or /sys that is a symlink, as runc (its mask.bats)', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const sysfs = { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
+  for (const [dir, mounts] of [['proc', [proc]], ['sys', [proc, sysfs]]] as const) {
+    const rootfs = copyRootfs(sandbox, `rootfs-${dir}`);
+    fs.rmdirSync(path.join(rootfs, dir));
+    fs.symlinkSync('/symlink', path.join(rootfs, dir));
+    const bundle = sandbox.bundle(scriptConfig('echo ran', { overrides: { root: { path: rootfs }, mounts: [...mounts] } }));
+    const result = await sandbox.tsrunc(['run', '--bundle', bundle, `link-${dir}`]);
+    t.equal(result.status, 1, `/${dir} -> /symlink: run fails`);
+    t.match(result.stderr, new RegExp(`"/${dir}" resolves to "/symlink" in the rootfs and cannot be mounted: filesystem "${dir === 'sys' ? 'sysfs' : 'proc'}" must be mounted on ordinary directory`));
+    t.notMatch(result.stdout, /ran/, 'the process never ran');
+  }
+  assertNothingLeft(t, sandbox);
+});
+
 t.test('a relative mount destination is relative to / (runtime-spec 1.2), with a warning', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());

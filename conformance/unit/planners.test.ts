@@ -302,13 +302,14 @@ t.test('parseSignal', async (t) => {
   t.equal(parseSignal('SIGUSR1'), 10);
   t.equal(parseSignal('1'), 1);
   t.equal(parseSignal('64'), 64, 'real-time signals by number');
+  t.equal(parseSignal('0'), 0, '0: does it exist, as kill(2)');
   for (const text of ['RTMIN+3', 'SIGRTMIN+3', 'rtmin+3', 'sigrtmin+3']) t.equal(parseSignal(text), 37, `${text}: systemd's halt request`);
   t.equal(parseSignal('RTMIN'), 34);
   t.equal(parseSignal('RTMIN+15'), 49);
   t.equal(parseSignal('RTMAX-14'), 50);
   t.equal(parseSignal('SIGRTMAX-1'), 63);
   t.equal(parseSignal('RTMAX'), 64);
-  for (const text of ['', '0', '65', '-9', '9x', '1.5', 'NOPE', 'SIG', 'SIGSIGKILL', ' 9', 'KILL ', 'RTMIN+16', 'RTMIN-1', 'RTMAX+1', 'RTMAX-15', 'RTMIN+03', 'RTMIN+']) {
+  for (const text of ['', '65', '-9', '9x', '1.5', 'NOPE', 'SIG', 'SIGSIGKILL', ' 9', 'KILL ', 'RTMIN+16', 'RTMIN-1', 'RTMAX+1', 'RTMAX-15', 'RTMIN+03', 'RTMIN+']) {
     t.throws(() => parseSignal(text), { message: `invalid signal "${text}"` }, JSON.stringify(text));
   }
 });

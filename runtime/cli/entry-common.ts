@@ -3,7 +3,7 @@ import type { GlobalArgs } from './global-options.js';
 import { isVerb } from './flags.js';
 import { configureLog, logDebug, logError } from '../log.js';
 import { writeOut } from './output.js';
-import { TSRUNC_VERSION, SPEC_VERSION } from '../version.js';
+import { TSRUNC_COMMIT, TSRUNC_VERSION, SPEC_VERSION } from '../version.js';
 
 export function fail(message: string): never {
   logError(message);
@@ -15,7 +15,8 @@ export function answeredVersion(argv: string[]): boolean {
   const firstVerb = argv.findIndex(isVerb);
   const globalPart = firstVerb < 0 ? argv : argv.slice(0, firstVerb);
   if (!globalPart.includes('--version') && !globalPart.includes('-v')) return false;
-  writeOut(`tsrunc version ${TSRUNC_VERSION}\nspec: ${SPEC_VERSION}\nnode: ${process.version}\n`);
+  // runc's lines in runc's order (version, commit, spec); what managers and runc's tests read.
+  writeOut(`tsrunc version ${TSRUNC_VERSION}\ncommit: ${TSRUNC_COMMIT}\nspec: ${SPEC_VERSION}\nnode: ${process.version}\n`);
   return true;
 }
 

@@ -104,18 +104,23 @@ const EXEC_VALUE_FLAGS = new Set([
   '--console-socket', '--pid-file', '--preserve-fds', '--process-label', '--apparmor', '--cgroup',
 ]);
 
+/** ps's flags that take a value; what follows its id is ps(1)'s options. */
+const PS_VALUE_FLAGS = new Set(['--format', '-f']);
+
 /**
- * `exec <id> sh -c 'x'`: everything after the id is the command, flags and all, as in runc.
- * A "--" after the id tells yargs so (unless one is there already).
+ * `exec <id> sh -c 'x'`: everything after the id is the command, flags and all, as in runc;
+ * `ps <id> -e -x` likewise hands ps(1) its options. A "--" after the id tells yargs so (unless
+ * one is there already).
  */
 export function separateExecCommand(argv: string[]): string[] {
   const verb = argv.findIndex(isVerb);
-  if (verb < 0 || argv[verb] !== 'exec') return argv;
+  if (verb < 0 || (argv[verb] !== 'exec' && argv[verb] !== 'ps')) return argv;
+  const valueFlags = argv[verb] === 'exec' ? EXEC_VALUE_FLAGS : PS_VALUE_FLAGS;
   for (let i = verb + 1; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') return argv;
     if (arg.startsWith('-')) {
-      if (EXEC_VALUE_FLAGS.has(arg)) i++;
+      if (valueFlags.has(arg)) i++;
       continue;
     }
     // arg is the id

@@ -151,6 +151,10 @@ export const VERBS = {
       'console-socket': createOptions['console-socket']!,
     },
   },
+  // runc's verbs tsrunc does not implement (no CRIU): present so that their help and their
+  // failure say so, instead of an unknown verb.
+  checkpoint: { command: 'checkpoint <id>', describe: 'checkpoint a running container (not implemented: tsrunc has no CRIU support)', positionals: id, options: {} },
+  restore: { command: 'restore <id>', describe: 'restore a container from a checkpoint (not implemented: tsrunc has no CRIU support)', positionals: id, options: {} },
   spec: {
     command: 'spec',
     describe: 'write a default config.json into the bundle (--rootless: one an unprivileged user can run, as runc spec --rootless)',

@@ -70,11 +70,11 @@ export const HANDLERS = {
     updateContainer(args.root, args.id, args);
   }) as Handler<IdArgs & UpdateFlags>,
   ps: (async (args) => {
-    const extra = args._.slice(1);
-    if (extra.length > 0) throw new TsruncError(`ps: options for ps (${extra.join(' ')}) are not supported: tsrunc runs no host tools; use --format json`);
-    const { containerPids, formatProcessTable } = await import('../container/ps.js');
+    const psOptions = args._.slice(1).map(String);
+    const { containerPids, formatProcessTable, psWithOptions } = await import('../container/ps.js');
     const pids = containerPids(args.root, args.id);
-    writeOut(args.format === 'json' ? `${JSON.stringify(pids)}\n` : formatProcessTable(pids));
+    if (args.format === 'json') writeOut(`${JSON.stringify(pids)}\n`);
+    else writeOut(psOptions.length > 0 ? psWithOptions(pids, psOptions) : formatProcessTable(pids));
   }) as Handler<IdArgs & { format: 'table' | 'json'; _: (string | number)[] }>,
   events: (async (args) => {
     const { statsEvent, streamStats } = await import('../container/events.js');
@@ -126,6 +126,12 @@ export const HANDLERS = {
     }
     fs.writeFileSync(file, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o666 });
   }) as Handler<GlobalArgs & { bundle?: string }>,
+  checkpoint: (async () => {
+    throw new TsruncError('checkpoint is not implemented: tsrunc has no CRIU support');
+  }) as Handler<IdArgs>,
+  restore: (async () => {
+    throw new TsruncError('restore is not implemented: tsrunc has no CRIU support');
+  }) as Handler<IdArgs>,
 } satisfies Record<VerbName, Handler<never>>;
 
 /**

@@ -5,6 +5,8 @@ import { parseFast, separateExecCommand } from './fast-argv.js';
 import { handlerFor } from './handlers.js';
 import type { GlobalArgs } from './global-options.js';
 import { answeredVersion, fail, startLog } from './entry-common.js';
+import { writeOut } from './output.js';
+import { logError } from '../log.js';
 
 /** yargs reads a lone "-" as a positional; `update --resources -` (stdin) needs it as a value. */
 function joinStdinValues(argv: string[]): string[] {
@@ -30,7 +32,22 @@ async function main(rawArgv: string[]): Promise<void> {
     await handlerFor(fast.verb)(fast.args);
     return;
   }
+  if (await answeredHelp(argv)) return;
   await parseWithYargs(argv);
+}
+
+/** runc's help pages and its answer to an unknown verb (help.ts), before yargs sees the line. */
+async function answeredHelp(argv: string[]): Promise<boolean> {
+  const { helpRequest, helpText, unknownTopicMessage, UNKNOWN_TOPIC_STATUS } = await import('./help.js');
+  const request = helpRequest(argv);
+  if (request === undefined) return false;
+  const text = helpText(request);
+  if (text !== undefined) {
+    writeOut(text);
+    return true;
+  }
+  logError(unknownTopicMessage(request.kind === 'unknown' ? request.word : ''));
+  process.exit(UNKNOWN_TOPIC_STATUS);
 }
 
 /** --help, usage errors and the rarer verbs: yargs, loaded only for them. */

@@ -36,7 +36,10 @@ function processesInPidNamespace(initPid: number): number[] {
 export async function killContainer(root: string, id: string, signal: number, all: boolean): Promise<void> {
   const dir = containerDir(root, id);
   const state = readState(dir, id);
-  if (containerStatus(state, dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
+  const stopped = containerStatus(state, dir) === 'stopped';
+  // runc: the init of a stopped container cannot be signalled, but --all still succeeds there,
+  // signalling what may be left in its cgroup (nothing, when it had its own PID namespace).
+  if (stopped && !all) throw new TsruncError(`container ${id} is not running`);
   let targets = [state.pid];
   if (all && state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0) {
     const { cgroupManagerFromPaths, checkedCgroupPaths, signalAllInCgroup } = await import('../linux/cgroups/index.js');
@@ -45,6 +48,7 @@ export async function killContainer(root: string, id: string, signal: number, al
     signalAllInCgroup(cgroupManagerFromPaths(paths, saved.systemd), signal);
     return;
   }
+  if (stopped) return;
   if (all) {
     const ownsPidNamespace = (state.config.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
     if (!ownsPidNamespace) {

@@ -1,17 +1,19 @@
 /**
- * `tsrunc ps`: the container's processes, as JSON pids (what containerd asks for) or as a
- * `ps -ef`-like table built from /proc (tsrunc runs no host tools, so ps options are refused).
+ * `tsrunc ps`: the container's processes, as JSON pids (what containerd asks for), as a
+ * `ps -ef`-like table built from /proc, or, given ps(1) options, as ps(1) prints them cut to
+ * the container's processes (the one host tool tsrunc runs: see README, "ps and ps(1)").
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { TsruncError } from '../errors.js';
 import { openContainer } from './state-store.js';
-import { containerStatus } from './status.js';
 import { cgroupOf } from './cgroup-of.js';
 
 export function containerPids(root: string, id: string): number[] {
   const { lock, state } = openContainer(root, id);
   try {
-    if (containerStatus(state, lock.dir) === 'stopped') throw new TsruncError(`container ${id} is not running`);
+    // No refusal when stopped: its cgroup stays until delete and is read all the same, as runc
+    // does (empty then, unless the container shared the host's pid namespace and left some).
     return cgroupOf(state, 'ps', root).pids().sort((a, b) => a - b);
   } finally {
     lock.release();
@@ -76,4 +78,29 @@ export function formatProcessTable(pids: number[]): string {
     .map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]! + 1))).join(''))
     .join('\n')
     .concat('\n');
+}
+
+/**
+ * ps(1) run with the user's options (no shell: an argument vector), its header kept and its
+ * other lines kept when their PID column names one of `pids`. A leading "--" is a separator
+ * for tsrunc, not an option for ps.
+ */
+export function psWithOptions(pids: readonly number[], options: readonly string[]): string {
+  const args = options[0] === '--' ? options.slice(1) : [...options];
+  const result = spawnSync('ps', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  if (result.error) throw new TsruncError(`ps: running ps(1): ${result.error.message}`);
+  const output = `${result.stdout}${result.stderr}`;
+  if (result.status !== 0) throw new TsruncError(`exit status ${result.status ?? `signal ${result.signal}`}: ${output.trimEnd()}`);
+  const [header = '', ...rows] = result.stdout.split('\n');
+  const pidColumn = header.trim().split(/\s+/).indexOf('PID');
+  if (pidColumn < 0) throw new TsruncError("couldn't find PID field in ps output");
+  const wanted = new Set(pids);
+  const kept = [header];
+  for (const row of rows) {
+    if (row.trim() === '') continue;
+    const pid = Number(row.trim().split(/\s+/)[pidColumn]);
+    if (!Number.isInteger(pid)) throw new TsruncError(`unable to parse pid: ${row}`);
+    if (wanted.has(pid)) kept.push(row);
+  }
+  return `${kept.join('\n')}\n`;
 }

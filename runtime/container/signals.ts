@@ -11,7 +11,8 @@ const signalNumbers = constants.signals as Record<string, number>;
 export function parseSignal(text: string): number {
   if (/^\d+$/.test(text)) {
     const number = Number(text);
-    if (number >= 1 && number <= 64) return number;
+    // 0 checks that the processes exist, as kill(2)'s; runc takes it (its kill.bats sends it).
+    if (number >= 0 && number <= 64) return number;
     throw new TsruncError(`invalid signal "${text}"`);
   }
   const upper = text.toUpperCase();

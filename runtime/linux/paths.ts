@@ -4,6 +4,7 @@
  * plans, and the path the kernel resolved when that differs (a symlink in the rootfs).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { TsruncError } from '../errors.js';
 
 /**
@@ -51,6 +52,11 @@ export function checkMountDestination(resolved: string, mount: MountDestination)
   const where = `config.json: /mounts/${mount.index}/destination: "${mount.destination}"`;
   const shown = resolved === mount.destination ? where : `${where} resolves to "${resolved}" in the rootfs and`;
   if (resolved === '/') throw new TsruncError(`${shown} would cover the whole rootfs`);
+  // As runc: proc and sysfs go on the directory named, never through a symlink there (a
+  // rootfs whose /proc or /sys is a symlink would get them where masks and checks do not look).
+  if (!mount.bind && (mount.type === 'proc' || mount.type === 'sysfs') && resolved !== path.posix.resolve('/', mount.destination)) {
+    throw new TsruncError(`${shown} cannot be mounted: filesystem "${mount.type}" must be mounted on ordinary directory`);
+  }
   if (resolved !== '/proc' && !resolved.startsWith('/proc/')) return;
   if (resolved === '/proc') {
     const procfs = mount.bind ? isProcfs(mount.source) : mount.type === 'proc';
