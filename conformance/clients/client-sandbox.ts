@@ -85,6 +85,29 @@ export class ClientSandbox {
   }
 }
 
+/**
+ * A containerd config.toml keeping all of containerd's files in the sandbox (root, state, its
+ * sockets at `socket`, the opt dir) without CRI; returns its path.
+ */
+export function writeContainerdConfig(sandbox: ClientSandbox, socket: string): string {
+  const file = sandbox.path('config.toml');
+  fs.writeFileSync(file, [
+    'version = 2',
+    `root = "${sandbox.path('root')}"`,
+    `state = "${sandbox.path('state')}"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    '[grpc]',
+    `  address = "${socket}"`,
+    '[ttrpc]',
+    `  address = "${socket}.ttrpc"`,
+    // Otherwise it makes /opt/containerd.
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${sandbox.path('opt')}"`,
+    '',
+  ].join('\n'));
+  return file;
+}
+
 /** Runs a command line with a pty as its stdin/stdout (`script`, from bsdutils), as `-t` clients need. */
 export function runInPty(args: string[], options: RunOptions = {}): Promise<RunResult> {
   return runCommand('script', ['-qec', args.map(shellQuote).join(' '), '/dev/null'], options);

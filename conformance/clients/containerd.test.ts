@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import t from 'tap';
 import { processExists, runCommand, waitFor, type RunResult } from '../lib/harness.js';
-import { CgroupParents, ClientSandbox, HostDirs, cgroupDirs, requireCommand, runInPty } from './client-sandbox.js';
+import { CgroupParents, ClientSandbox, HostDirs, cgroupDirs, requireCommand, runInPty, writeContainerdConfig } from './client-sandbox.js';
 
 requireCommand('/usr/bin/containerd', 'containerd');
 requireCommand('/usr/bin/containerd-shim-runc-v2', 'containerd');
@@ -28,23 +28,7 @@ const tsrunc = sandbox.tsruncWrapper();
 const hostDirs = new HostDirs(['/run/containerd']);
 const namespaceCgroups = new CgroupParents(namespace);
 
-fs.writeFileSync(
-  sandbox.path('config.toml'),
-  [
-    'version = 2',
-    `root = "${sandbox.path('root')}"`,
-    `state = "${sandbox.path('state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-    '[grpc]',
-    `  address = "${socket}"`,
-    '[ttrpc]',
-    `  address = "${socket}.ttrpc"`,
-    // Otherwise it makes /opt/containerd.
-    '[plugins."io.containerd.internal.v1.opt"]',
-    `  path = "${sandbox.path('opt')}"`,
-    '',
-  ].join('\n'),
-);
+writeContainerdConfig(sandbox, socket);
 
 let daemon: ChildProcess | undefined;
 const daemonLog = sandbox.path('containerd.log');

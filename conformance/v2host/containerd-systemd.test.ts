@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import t from 'tap';
 import { runCommand, waitFor, type RunResult } from '../lib/harness.js';
-import { ClientSandbox } from '../clients/client-sandbox.js';
+import { ClientSandbox, writeContainerdConfig } from '../clients/client-sandbox.js';
 import { notV2Host } from './lib.js';
 
 const skip = notV2Host() || (!fs.existsSync('/run/systemd/system') && 'systemd is not this host\'s init')
@@ -23,19 +23,7 @@ t.test('ctr --runc-systemd-cgroup: the task runs in a systemd scope through tsru
   const tsrunc = sandbox.tsruncWrapper();
   const id = `ctrsd${process.pid}`;
   const unit = `ctrtest-${id}.scope`;
-  fs.writeFileSync(sandbox.path('config.toml'), [
-    'version = 2',
-    `root = "${sandbox.path('root')}"`,
-    `state = "${sandbox.path('state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-    '[grpc]',
-    `  address = "${socket}"`,
-    '[ttrpc]',
-    `  address = "${socket}.ttrpc"`,
-    '[plugins."io.containerd.internal.v1.opt"]',
-    `  path = "${sandbox.path('opt')}"`,
-    '',
-  ].join('\n'));
+  writeContainerdConfig(sandbox, socket);
   const ctr = (args: string[]): Promise<RunResult> => runCommand('ctr', ['--address', socket, '--namespace', namespace, ...args], { timeoutMs: 180_000 });
   const log = fs.openSync(sandbox.path('containerd.log'), 'a');
   const daemon: ChildProcess = spawn('containerd', ['--config', sandbox.path('config.toml')], { stdio: ['ignore', log, log] });
