@@ -167,6 +167,27 @@ t.test('a parent cpuset cgroup made with empty cpus and mems: the container stil
   t.same(Object.values(paths).filter((dir) => fs.existsSync(dir)), [], 'delete removes the container\'s cgroups');
 });
 
+t.test('device rule access as runc takes it: letters other than r, w, m are dropped, with a warning', { skip }, async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  // The rules of runc's "update devices [minimal transition rules]", plus an allow to see.
+  const config = withResources(busyboxConfig(['sleep', '60']), undefined, {
+    devices: [
+      { allow: false, access: 'rwm' },
+      { allow: false, type: 'c', major: 1, minor: 11, access: 'rwa' },
+      { allow: true, type: 'c', major: 10, minor: 229, access: 'wxr' },
+    ],
+  });
+  const created = await sandbox.create('access', sandbox.bundle(config));
+  t.equal(created.status, 0, created.stderr);
+  const said = created.stderr + sandbox.output('access');
+  t.match(said, /\/linux\/resources\/devices\/1\/access: \\?"rwa\\?": ignoring all but r, w and m/);
+  t.match(said, /\/linux\/resources\/devices\/2\/access: \\?"wxr\\?": ignoring/);
+  const { cgroupPaths: paths } = savedState(sandbox, 'access');
+  t.same(read(paths['devices']!, 'devices.list').split('\n')[0], 'c 10:229 rw', 'the allow rule keeps r and w');
+  t.equal((await sandbox.tsrunc(['delete', '--force', 'access'])).status, 0);
+});
+
 t.test('without cgroupsPath: the id, tagged with the --root, relative to our own cgroup', { skip }, async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());
