@@ -96,6 +96,38 @@ t.test('update changes the limits of a running container', async (t) => {
   t.same(sandbox.leftovers(), []);
 });
 
+const memsw = fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
+t.test('update --memory -1 lifts a memory+swap limit (v1)', { skip: !memsw && 'needs a v1 memory cgroup with swap accounting' }, async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const config = busyboxConfig(['sleep', '60'], {
+    linux: { ...(busyboxConfig([])['linux'] as JsonObject), resources: { memory: { limit: 52428800, swap: 96468992 } } },
+  });
+  await started(sandbox, 'memsw', config);
+  const memory = savedState(sandbox, 'memsw').cgroupPaths?.['memory'] ?? '';
+  const read = (file: string) => fs.readFileSync(path.join(memory, file), 'utf8').trim();
+  t.equal(read('memory.memsw.limit_in_bytes'), '96468992', 'create set memory+swap');
+  // Raising both past the current memory+swap needs memsw written first.
+  const raise = await sandbox.tsrunc(['update', '--memory', '200m', '--memory-swap', '300m', 'memsw']);
+  t.equal(raise.status, 0, raise.stderr);
+  t.equal(read('memory.limit_in_bytes'), String(200 * 1024 * 1024));
+  t.equal(read('memory.memsw.limit_in_bytes'), String(300 * 1024 * 1024));
+  const lower = await sandbox.tsrunc(['update', '--memory', '50m', '--memory-swap', '60m', 'memsw']);
+  t.equal(lower.status, 0, lower.stderr);
+  t.equal(read('memory.memsw.limit_in_bytes'), String(60 * 1024 * 1024));
+  const unlimited = await sandbox.tsrunc(['update', '--memory', '-1', 'memsw']);
+  t.equal(unlimited.status, 0, unlimited.stderr);
+  // "Unlimited" reads back as the kernel's page-counter maximum (2^63 less a page).
+  t.ok(Number(read('memory.limit_in_bytes')) > 2 ** 62, 'the memory limit is gone');
+  t.ok(Number(read('memory.memsw.limit_in_bytes')) > 2 ** 62, 'so is the memory+swap limit');
+  const state = JSON.parse(fs.readFileSync(path.join(sandbox.root, 'memsw', 'state.json'), 'utf8')) as { config: JsonObject };
+  const saved = (state.config['linux'] as { resources: { memory: JsonObject } }).resources.memory;
+  t.equal(saved['limit'], -1);
+  t.equal(saved['swap'], undefined, 'the saved config no longer has the old swap limit');
+  t.equal((await sandbox.tsrunc(['delete', '--force', 'memsw'])).status, 0);
+  t.same(sandbox.leftovers(), []);
+});
+
 t.test('ps lists what runs in the container', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());

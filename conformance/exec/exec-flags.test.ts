@@ -46,7 +46,10 @@ t.test('exec --cgroup CONTROLLER:SUB runs the process in that sub-cgroup, only f
 
   const escaping = await sandbox.tsrunc(['exec', '--cgroup', 'pids:../..', 'cg1', 'true']);
   t.equal(escaping.status, 1, 'a path out of the container cgroup fails');
-  t.match(escaping.stderr, /--cgroup pids:\.\.\/\.\.: the path leaves the container's cgroup/);
+  t.match(escaping.stderr, /--cgroup pids:\.\.\/\.\.: the path leaves the container's cgroup: \.\.\/\.\. is not a sub cgroup path/);
+  const parent = await sandbox.tsrunc(['exec', '--cgroup', '..', 'cg1', 'true']);
+  t.equal(parent.status, 1, 'the parent cgroup is refused');
+  t.ok(parent.stderr.includes(' .. is not a sub cgroup path'), "runc's phrase, as runc's exec.bats matches it");
 
   const unknown = await sandbox.tsrunc(['exec', '--cgroup', 'nosuchctl:worker', 'cg1', 'true']);
   t.equal(unknown.status, 1);

@@ -55,8 +55,14 @@ t.test('a default whose path linux.devices redefines is dropped', async (t) => {
 });
 
 t.test('malformed rules', async (t) => {
-  t.throws(() => deviceRules(config({ resources: { devices: [{ allow: true }] } })), /devices\/0\/access: "" must be one or more of r, w, m/);
-  t.throws(() => deviceRules(config({ resources: { devices: [{ allow: true, access: 'rx' }] } })), /access: "rx"/);
+  const warnings: string[] = [];
+  const warn = (message: string) => warnings.push(message);
+  const first = (devices: NonNullable<NonNullable<OciConfig['linux']>['resources']>['devices']) => deviceRules(config({ resources: { devices } }), warn)[0];
+  t.equal(first([{ allow: true, type: 'c', major: 1, minor: 11, access: 'rwa' }])?.access, 'rw', 'runc drops letters other than r, w, m');
+  t.match(warnings.pop(), /devices\/0\/access: "rwa": ignoring all but r, w and m/);
+  t.equal(first([{ allow: true, type: 'c', major: 1, minor: 11, access: 'x' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'r' }])?.access, 'r', 'a rule left with no access is skipped');
+  t.match(warnings, [/devices\/0\/access: "x": ignoring/, /devices\/0\/access: "x" grants or denies nothing/]);
+  t.same(first([{ allow: false }]), { allow: false, type: 'a', major: -1, minor: -1, access: '' }, 'type a resets the default whatever its access');
   t.throws(() => deviceRules(config({ resources: { devices: [{ allow: true, access: 'r', major: -2 }] } })), /major: -2 is not a device number/);
 });
 

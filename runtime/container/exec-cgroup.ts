@@ -36,7 +36,8 @@ export function execCgroupPaths(containerPaths: CgroupPaths, specs: readonly str
 function within(base: string, sub: string, spec: string): string {
   const joined = path.resolve(base, sub.replace(/^\/+/, ''));
   if (joined !== base && !joined.startsWith(`${base}/`)) {
-    throw new TsruncError(`--cgroup ${spec}: the path leaves the container's cgroup`);
+    // runc's words at the end: scripts (and runc's own tests) match "<sub> is not a sub cgroup path".
+    throw new TsruncError(`--cgroup ${spec}: the path leaves the container's cgroup: ${sub} is not a sub cgroup path`);
   }
   return joined;
 }

@@ -45,6 +45,19 @@ function merge(base: JsonObject, over: JsonObject): JsonObject {
   return result;
 }
 
+/**
+ * runc: `--memory -1` without a swap value lifts the memory+swap limit too. The merged config
+ * would keep the old swap, and the kernel (v1) refuses memory above memory+swap; the planners
+ * turn the missing swap into "unlimited" where the kernel accounts swap.
+ */
+export function liftSwapWithMemory(merged: JsonObject, update: JsonObject): JsonObject {
+  const memory = update['memory'];
+  const mergedMemory = merged['memory'];
+  if (!isObject(memory) || memory['limit'] !== -1 || memory['swap'] !== undefined || !isObject(mergedMemory)) return merged;
+  const { swap: _dropped, ...rest } = mergedMemory;
+  return { ...merged, memory: rest };
+}
+
 function readResourcesFile(file: string): JsonObject {
   let text: string;
   try {
@@ -92,7 +105,8 @@ export function updateContainer(root: string, id: string, flags: UpdateFlags): v
     if (status === 'stopped') throw new TsruncError(`cannot update container ${id}: it is stopped`);
     const current = (state.config.linux?.resources ?? {}) as JsonObject;
     const fromFile = flags.resources !== undefined ? readResourcesFile(flags.resources) : {};
-    const merged = merge(merge(current, fromFile), resourcesFromFlags(flags));
+    const update = merge(fromFile, resourcesFromFlags(flags));
+    const merged = liftSwapWithMemory(merge(current, update), update);
     // Checked as part of the whole config, so a bad value gets its JSON path.
     const config = validateConfig({ ...state.config, linux: { ...state.config.linux, resources: merged } }, 'update');
     const resources = config.linux?.resources as OciResources;

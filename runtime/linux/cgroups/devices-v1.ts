@@ -18,6 +18,7 @@
  * Like runc, the list starts from "deny everything" even when the config has no rule at all.
  */
 import { TsruncError } from '../../errors.js';
+import { logWarning } from '../../log.js';
 import type { OciConfig } from '../../spec/config.js';
 import type { CgroupWrite } from './files.js';
 
@@ -56,22 +57,33 @@ const DEFAULT_DEVICES: readonly DefaultDevice[] = [
 /** The default allow rules (when linux.devices redefines none of their paths). */
 export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = DEFAULT_DEVICES.map((d) => d.rule);
 
-/** Pure: the container's rules in the order they apply (config rules, then the defaults). */
-export function deviceRules(config: OciConfig): DeviceRule[] {
+/**
+ * Pure but for `warn`: the container's rules in the order they apply (config rules, then the
+ * defaults). The spec gives access no pattern, and runc (v1 and eBPF alike, through its device
+ * emulator) keeps r, w and m and drops any other letter ("rwa" is "rw"): so do we, saying so.
+ */
+export function deviceRules(config: OciConfig, warn: (message: string) => void = logWarning): DeviceRule[] {
   const linux = config.linux ?? {};
-  const rules: DeviceRule[] = (linux.resources?.devices ?? []).map((d, index) => {
+  const rules: DeviceRule[] = [];
+  for (const [index, d] of (linux.resources?.devices ?? []).entries()) {
     const where = `config.json: /linux/resources/devices/${index}`;
-    const access = d.access ?? '';
-    if (access === '' || !/^[rwm]+$/.test(access)) {
-      throw new TsruncError(`${where}/access: "${access}" must be one or more of r, w, m`);
-    }
+    const given = d.access ?? '';
+    const access = [...'rwm'].filter((letter) => given.includes(letter)).join('');
+    const type = d.type ?? 'a';
+    if (/[^rwm]/.test(given)) warn(`${where}/access: "${given}": ignoring all but r, w and m, as runc does`);
     const number = (value: number | undefined, field: string): number => {
       if (value === undefined || value === WILDCARD) return WILDCARD;
       if (value < 0) throw new TsruncError(`${where}/${field}: ${value} is not a device number (-1 or absent means any)`);
       return value;
     };
-    return { allow: d.allow, type: d.type ?? 'a', major: number(d.major, 'major'), minor: number(d.minor, 'minor'), access };
-  });
+    const rule: DeviceRule = { allow: d.allow, type, major: number(d.major, 'major'), minor: number(d.minor, 'minor'), access };
+    // Type "a" resets the default whatever its access; any other rule without access changes nothing.
+    if (access === '' && type !== 'a') {
+      warn(`${where}/access: "${given}" grants or denies nothing: rule skipped`);
+      continue;
+    }
+    rules.push(rule);
+  }
   const redefined = new Set((linux.devices ?? []).map((d) => d.path));
   for (const device of DEFAULT_DEVICES) {
     if (device.path === undefined || !redefined.has(device.path)) rules.push({ ...device.rule });

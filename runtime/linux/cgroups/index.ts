@@ -40,8 +40,9 @@ function systemdManagerForConfig(config: OciConfig, id: string, options: Manager
   }
   const scope = systemdUnitFor(config.linux?.cgroupsPath, defaultCgroupsPath(id, options.stateRoot));
   const mountPoint = layout.unified!.mountPoint;
-  const files = new CgroupV2Manager(`${mountPoint}${scope.cgroup}`, { mountPoint, deviceRules: deviceRules(config) });
-  return new SystemdCgroupManager(scope, files, { id, started: false, deviceRules: deviceRules(config), extraProperties: annotationProperties(config.annotations) });
+  const rules = deviceRules(config);
+  const files = new CgroupV2Manager(`${mountPoint}${scope.cgroup}`, { mountPoint, deviceRules: rules });
+  return new SystemdCgroupManager(scope, files, { id, started: false, deviceRules: rules, extraProperties: annotationProperties(config.annotations) });
 }
 
 /**

@@ -51,6 +51,27 @@ function makeDirs(dir: string): string[] {
   return missing;
 }
 
+/**
+ * A v1 cpuset cgroup with no cpus or mems takes no process (ENOSPC), and a child's set must fit
+ * in its parent's: as runc, every empty level from `dir` up to the nearest non-empty ancestor
+ * (existing levels too, e.g. a parent made by hand) gets that ancestor's value, top first.
+ */
+function fillCpuset(dir: string): void {
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    const empty: string[] = [];
+    let value = '';
+    for (let level = dir; ; level = path.dirname(level)) {
+      const content = readCgroupFile(level, file);
+      if (content === undefined) break; // above the hierarchy's root
+      value = content.trim();
+      if (value !== '' || level === '/') break;
+      empty.unshift(level);
+    }
+    if (value === '') continue;
+    for (const level of empty) writeCgroupFile(level, file, value);
+  }
+}
+
 export class CgroupV1Manager implements CgroupManager {
   private devicesDone = false;
 
@@ -70,18 +91,8 @@ export class CgroupV1Manager implements CgroupManager {
 
   create(): void {
     for (const [controller, dir] of Object.entries(this.paths)) {
-      const made = makeDirs(dir);
-      // A new v1 cpuset cgroup has no cpus and no mems, and takes no process until it has:
-      // each new level starts with its parent's.
-      if (controller === 'cpuset') {
-        for (const created of made) {
-          for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-            if ((readCgroupFile(created, file) ?? '').trim() !== '') continue;
-            const parentValue = (readCgroupFile(path.dirname(created), file) ?? '').trim();
-            if (parentValue !== '') writeCgroupFile(created, file, parentValue);
-          }
-        }
-      }
+      makeDirs(dir);
+      if (controller === 'cpuset') fillCpuset(dir);
     }
   }
 
