@@ -77,10 +77,10 @@ export const HANDLERS = {
     else writeOut(psOptions.length > 0 ? psWithOptions(pids, psOptions) : formatProcessTable(pids));
   }) as Handler<IdArgs & { format: 'table' | 'json'; _: (string | number)[] }>,
   events: (async (args) => {
-    const { statsEvent, streamStats } = await import('../container/events.js');
+    const { statsEvent, streamEvents } = await import('../container/events.js');
     const { parseDuration } = await import('../container/units.js');
     if (args.stats) writeOut(`${JSON.stringify(statsEvent(args.root, args.id))}\n`);
-    else await streamStats(args.root, args.id, parseDuration(args.interval, '--interval'), (event) => writeOut(`${JSON.stringify(event)}\n`));
+    else await streamEvents(args.root, args.id, parseDuration(args.interval, '--interval'), (event) => writeOut(`${JSON.stringify(event)}\n`));
   }) as Handler<IdArgs & { stats: boolean; interval: string }>,
   features: (async () => {
     const { features } = await import('../container/features.js');

@@ -109,6 +109,8 @@ const c = {
   open: libcFunction<[string, number, number], number>('int open(const char *path, int flags, uint32_t mode)'),
   close: libcFunction<[number], number>('int close(int fd)'),
   write: libcFunction<[number, Buffer, number], number>('long write(int fd, const void *buf, size_t count)'),
+  read: libcFunction<[number, Buffer, number], number>('long read(int fd, void *buf, size_t count)'),
+  eventfd: libcFunction<[number, number], number>('int eventfd(unsigned int initval, int flags)'),
   flock: libcFunction<[number, number], number>('int flock(int fd, int operation)'),
   fcntl: libcFunction<[number, number, ...unknown[]], number>('int fcntl(int fd, int cmd, ...)'),
   closeRange: libcFunction<[number, number, number], number>('int close_range(uint32_t first, uint32_t last, int flags)'),
@@ -169,6 +171,27 @@ export function writeAll(fd: number, data: Buffer, context: string): void {
   while (offset < data.length) {
     const chunk = data.subarray(offset);
     offset += check(c.write(fd, chunk, chunk.length), 'write', context);
+  }
+}
+
+/**
+ * eventfd(2), nonblocking and close-on-exec: its reader polls it (readEventfd) from a timer, so a
+ * counter that stays 0 for ever never holds Node's event loop or a thread.
+ */
+export function eventfdNonblocking(context: string): number {
+  return check(c.eventfd(0, O_NONBLOCK | O_CLOEXEC), 'eventfd', context);
+}
+
+const EAGAIN = osConstants.errno.EAGAIN;
+/** One read(2) of a nonblocking eventfd: its counter (then reset to 0 by the kernel), or 0 when nothing was signalled. */
+export function readEventfd(fd: number, context: string): bigint {
+  const counter = Buffer.alloc(8);
+  for (;;) {
+    const got = Number(c.read(fd, counter, counter.length));
+    if (got < 0 && ffi().errno() === EINTR) continue;
+    if (got < 0 && ffi().errno() === EAGAIN) return 0n;
+    check(got, 'read', context);
+    return counter.readBigUInt64LE(0);
   }
 }
 

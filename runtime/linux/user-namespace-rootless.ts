@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { SyscallError, TsruncError } from '../errors.js';
 import type { OciConfig, OciResources } from '../spec/config.js';
-import type { CgroupManager, CgroupPaths, CgroupStats, PlannedCgroupWrite } from './cgroups/manager.js';
+import type { CgroupManager, CgroupPaths, CgroupStats, OomWatcher, PlannedCgroupWrite } from './cgroups/manager.js';
+import { noOomWatcher } from './cgroups/oom-none.js';
 
 /** --rootless: 'auto' (runc's default) means "when not root". */
 export function isRootless(mode: 'true' | 'false' | 'auto' = 'auto'): boolean {
@@ -108,6 +109,10 @@ export class RootlessCgroups implements CgroupManager {
 
   stats(): CgroupStats {
     return this.inner.stats();
+  }
+
+  watchOom(): OomWatcher {
+    return this.active ? this.inner.watchOom() : noOomWatcher;
   }
 
   destroy(): void {

@@ -39,6 +39,17 @@ export interface SystemdScope {
   slice: string;
 }
 
+/**
+ * The OOM kills of a container's cgroup as they happen (`tsrunc events`). take() never blocks:
+ * the caller polls it from a timer, along with its other periodic work.
+ */
+export interface OomWatcher {
+  /** How many OOM kills happened since the last take() (since the watcher was made, the first time). */
+  take(): number;
+  /** Releases what the watcher holds (an eventfd on v1); idempotent. */
+  close(): void;
+}
+
 export interface CgroupManager {
   readonly paths: CgroupPaths;
   /** Set when the cgroup is a systemd scope: later commands stop the unit, not only the directory. */
@@ -60,6 +71,8 @@ export interface CgroupManager {
   thaw(): void;
   isFrozen(): boolean;
   stats(): CgroupStats;
+  /** Starts watching for OOM kills (v1: memory.oom_control's eventfd; v2: memory.events' oom_kill). */
+  watchOom(): OomWatcher;
   /** Removes the directories (the processes must be gone); idempotent. */
   destroy(): void;
 }

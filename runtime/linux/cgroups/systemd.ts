@@ -17,7 +17,7 @@ import { formatDbusValue, type UnitProperty } from '../systemd/dbus-value.js';
 import { resourceProperties, scopeProperties, type DeviceLookup } from '../systemd/unit-properties.js';
 import type { SystemdUnitName } from '../systemd/unit-name.js';
 import type { DeviceRule } from './devices-v1.js';
-import type { CgroupManager, CgroupPaths, CgroupStats, PlannedCgroupWrite } from './manager.js';
+import type { CgroupManager, CgroupPaths, CgroupStats, OomWatcher, PlannedCgroupWrite } from './manager.js';
 import { CgroupV2Manager } from './v2.js';
 
 export interface SystemdManagerOptions {
@@ -155,6 +155,10 @@ export class SystemdCgroupManager implements CgroupManager {
 
   stats(): CgroupStats {
     return this.files.stats();
+  }
+
+  watchOom(): OomWatcher {
+    return this.files.watchOom();
   }
 
   /** Stops the scope (systemd removes its cgroup), then removes what may be left below it. */

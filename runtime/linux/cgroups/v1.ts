@@ -9,10 +9,12 @@ import { logWarning } from '../../log.js';
 import type { OciResources } from '../../spec/config.js';
 import { sleepSync } from '../wait.js';
 import { isFrozenV1 } from './frozen.js';
-import type { CgroupManager, CgroupPaths, CgroupStats, PlannedCgroupWrite } from './manager.js';
+import type { CgroupManager, CgroupPaths, CgroupStats, OomWatcher, PlannedCgroupWrite } from './manager.js';
 import type { DeviceRule } from './devices-v1.js';
 import { planDevicesV1 } from './devices-v1.js';
 import { planResourcesV1 } from './resources-v1.js';
+import { OomWatcherV1 } from './oom-v1.js';
+import { noOomWatcher } from './oom-none.js';
 import {
   applyWrites, pidsUnder, readCgroupFile, readCgroupNumber, removeCgroupDir, writeCgroupFile, type CgroupWrite,
 } from './files.js';
@@ -210,6 +212,11 @@ export class CgroupV1Manager implements CgroupManager {
     if (this.paths['hugetlb']) hugetlbStatsV1(this.paths['hugetlb'], stats);
     else if (this.paths['']) hugetlbStatsV2(this.paths[''], stats);
     return stats;
+  }
+
+  watchOom(): OomWatcher {
+    const memory = this.paths['memory'];
+    return memory === undefined ? noOomWatcher : new OomWatcherV1(memory);
   }
 
   destroy(): void {

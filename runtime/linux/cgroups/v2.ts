@@ -9,9 +9,10 @@ import { TsruncError } from '../../errors.js';
 import { logWarning } from '../../log.js';
 import type { OciResources } from '../../spec/config.js';
 import { pollUntil } from '../wait.js';
-import type { CgroupManager, CgroupStats, PlannedCgroupWrite } from './manager.js';
+import type { CgroupManager, CgroupStats, OomWatcher, PlannedCgroupWrite } from './manager.js';
 import type { DeviceRule } from './devices-v1.js';
 import { planResourcesV2 } from './resources-v2.js';
+import { OomWatcherV2 } from './oom-v2.js';
 import { applyWrites, pidsUnder, readCgroupFile, readCgroupNumber, readKeyValues, removeCgroupDir, writeCgroupFile } from './files.js';
 import type { CgroupPlan } from './files.js';
 import { cpuStatsV2, emptyStats, hugetlbStatsV2, ioStatsV2, memoryStatsV2, pidsStats } from './stats.js';
@@ -136,6 +137,10 @@ export class CgroupV2Manager implements CgroupManager {
     ioStatsV2(this.dir, stats);
     hugetlbStatsV2(this.dir, stats);
     return stats;
+  }
+
+  watchOom(): OomWatcher {
+    return new OomWatcherV2(this.dir);
   }
 
   destroy(): void {
