@@ -88,3 +88,24 @@ export function capabilityMask(numbers: readonly number[]): string {
   for (const n of numbers) mask |= 1n << BigInt(n);
   return mask.toString(16).padStart(16, '0');
 }
+
+/**
+ * runc's no_pivot.bats ("runc run --no-pivot must not expose bare /proc"), with a harmless probe
+ * in place of its `echo h > /proc/sysrq-trigger`: the kernel lets a process mount a new proc in a
+ * user namespace of its own only while a fully visible proc is in its mount namespace. With
+ * --no-pivot the host's /proc stayed there, outside the chroot; tsrunc now detaches it (or covers
+ * it) before the move, as runc does. CAP_SETFCAP: mapping root in a new user namespace needs it
+ * (Linux 5.12+); Docker's default capabilities have it.
+ */
+export const procProbe = [
+  "unshare -mrpf sh -c 'mount -t proc none /proc && echo MOUNTED' 2>&1; echo probe=$?",
+  // The root of each proc and sysfs mount this process can see: only the container's own.
+  "grep -E ' - (proc|sysfs) ' /proc/self/mountinfo | awk '$4 == \"/\" { print \"full=\" $5 }'",
+].join('\n');
+const probeCaps = ['CAP_SETFCAP', 'CAP_KILL'];
+export const probeCapabilities = { bounding: probeCaps, effective: probeCaps, permitted: probeCaps };
+/** The container's own /proc and /sys, not fully visible (masked, as a default config has them). */
+export const maskedProcSys = {
+  maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'],
+  readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger'],
+};

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Sandbox, busyboxRootfs, mountsUnder } from '../lib/harness.js';
-import { assertNothingLeft, copyRootfs, fields, runScript, scriptConfig } from '../lib/container-helpers.js';
+import { assertNothingLeft, copyRootfs, fields, maskedProcSys, probeCapabilities, procProbe, runScript, scriptConfig } from '../lib/container-helpers.js';
 
 const proc = { destination: '/proc', type: 'proc', source: 'proc' };
 const devTmpfs = { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] };
@@ -85,6 +85,36 @@ t.test('--no-pivot runs the container in its rootfs', async (t) => {
   const listed = result.stdout.split('\n').filter((line) => line !== '' && !line.includes('='));
   t.same(listed.sort(), fs.readdirSync(busyboxRootfs).sort(), '/ is the rootfs');
   t.equal(fields(result.stdout)['pid'], '1', 'the program is PID 1');
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('--no-pivot leaves no fully visible host /proc: unshare -mrpf + mount -t proc is refused, as in runc', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const hostBefore = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => / - (proc|sysfs) /.test(line));
+  const mounts = [proc, devTmpfs, { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }];
+  for (const [name, flags, linux] of [
+    ['--no-pivot', ['--no-pivot'], {}],
+    ['--no-pivot, rootfsPropagation shared', ['--no-pivot'], { rootfsPropagation: 'shared' }],
+    ['pivot_root', [], {}],
+  ] as const) {
+    const result = await runScript(sandbox, procProbe, {
+      flags: [...flags],
+      overrides: { mounts, linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }], ...maskedProcSys, ...linux } },
+      processFields: { capabilities: probeCapabilities },
+    });
+    t.equal(result.status, 0, `${name}: ${result.stderr}`);
+    t.notMatch(result.stdout, /MOUNTED/, `${name}: no new proc mounted`);
+    t.match(result.stdout, /mount: permission denied/, `${name}: mount says permission denied`);
+    t.not(fields(result.stdout)['probe'], '0', `${name}: the probe fails`);
+    t.same(fields(result.stdout)['full']?.split('\n').sort(), ['/proc', '/sys'], `${name}: only the container's own proc and sysfs in mountinfo`);
+  }
+  // The control: a container whose own /proc is fully visible (nothing masked) lets the probe mount.
+  const control = await runScript(sandbox, procProbe, { flags: ['--no-pivot'], processFields: { capabilities: probeCapabilities } });
+  t.equal(control.status, 0, control.stderr);
+  t.match(control.stdout, /MOUNTED/, 'control: with its own /proc fully visible, the probe mounts one');
+  const hostAfter = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => / - (proc|sysfs) /.test(line));
+  t.same(hostAfter, hostBefore, "the host's proc and sysfs mounts are untouched");
   assertNothingLeft(t, sandbox);
 });
 

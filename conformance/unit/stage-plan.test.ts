@@ -12,6 +12,7 @@ import { compileCreate } from '../../runtime/container/compile-create.js';
 import { planContainer } from '../../runtime/container/plan-init.js';
 import type { OciConfig } from '../../runtime/spec/config.js';
 import { repoRoot } from '../lib/harness.js';
+import { hostProcSysMounts } from '../../runtime/linux/rootfs.js';
 
 const stage = path.join(repoRoot, 'dist', 'native', 'tsrunc-stage');
 
@@ -24,7 +25,9 @@ t.test('every operation survives encoding and decoding', async (t) => {
     { op: 'close-from', label: 'l', first: 7 },
     { op: 'open', label: 'l', dir: null, path: '/x', flags: 0x10000, mode: 0o644, into: 512 },
     { op: 'open-in-root', label: 'l', root: 512, path: '/dev', create: 'file', into: 513, check: null },
-    { op: 'mount', label: 'mount 0 (tmpfs tmpfs on /tmp)', source: 'tmpfs', sourceFd: null, target: '', targetFd: 513, fstype: 'tmpfs', flags: 6, data: 'mode=755', ignoreErrno: 1 },
+    { op: 'mount', label: 'mount 0 (tmpfs tmpfs on /tmp)', source: 'tmpfs', sourceFd: null, target: '', targetFd: 513, fstype: 'tmpfs', flags: 6, data: 'mode=755', ignoreErrno: 1, onlyAfterIgnored: false },
+    { op: 'mount', label: 'l', source: 'tmpfs', sourceFd: null, target: '/proc', targetFd: null, fstype: 'tmpfs', flags: 1, data: null, ignoreErrno: 2, onlyAfterIgnored: true },
+    { op: 'umount', label: 'l', target: '/proc', flags: 2, ignoreErrno: [22, 1, 2] },
     { op: 'setrlimit', label: 'l', resource: 7, soft: '18446744073709551615', hard: '18446744073709551615' },
     { op: 'capset', label: 'l', effective: [0xffffffff, 1], permitted: [2, 3], inheritable: [0, 0] },
     { op: 'hook', label: 'h', path: '/bin/sh', args: ['sh', '-c', 'exit 0'], env: ['A=1'], stdin: '{"id":"x"}', timeoutSeconds: 5 },
@@ -46,7 +49,9 @@ t.test('every operation survives encoding and decoding', async (t) => {
     'close-from 7 | "l"',
     'open -1 65536 420 512 | "l" "/x"',
     'open-in-root 512 2 513 -1 | "l" "/dev"',
-    'mount 6 7 -1 513 1 | "mount 0 (tmpfs tmpfs on /tmp)" "tmpfs" "" "tmpfs" "mode=755"',
+    'mount 6 7 -1 513 1 0 | "mount 0 (tmpfs tmpfs on /tmp)" "tmpfs" "" "tmpfs" "mode=755"',
+    'mount 1 3 -1 -1 2 1 | "l" "tmpfs" "/proc" "tmpfs" ""',
+    'umount 2 22 1 2 | "l" "/proc"',
     'setrlimit 7 -1 -1 | "l"',
     'capset 4294967295 1 2 3 0 0 | "l"',
     'hook 5 3 | "h" "/bin/sh" "{\\"id\\":\\"x\\"}" "sh" "-c" "exit 0" "A=1"',
@@ -133,4 +138,39 @@ t.test('create: no proc on the new root: the wait for start comes before pivot_r
   const plan = planContainer(config({ mounts: [] }), flags);
   const names = compileCreate(plan, undefined, 40).init({ pid: 1, mountinfo: '', cgroup: '', setgroupsDenied: false }).ops.map((op) => op.op);
   t.ok(names.indexOf('wait-start') < names.indexOf('pivot-root'));
+});
+
+const hostMountinfo = [
+  '1 0 8:1 / / rw - ext4 /dev/sda1 rw',
+  '21 1 0:20 / /proc rw,relatime shared:12 - proc proc rw',
+  '22 1 0:21 / /sys rw,relatime - sysfs sysfs rw',
+  '30 22 0:27 / /sys/fs/cgroup rw - tmpfs tmpfs rw',
+  '40 1 0:20 /sys /mnt/proc\\040sys ro - proc proc rw',
+  '41 1 0:42 / /mnt/full\\040proc rw - proc proc rw',
+  '42 41 0:43 / /mnt/full\\040proc/sysfs rw - sysfs sysfs rw',
+  '50 1 0:44 / /b/rootfs/proc rw - proc proc rw',
+  '51 1 0:45 / /b/rootfs2/sys rw - sysfs sysfs rw',
+  '',
+].join('\n');
+
+t.test('--no-pivot: the host\'s full proc and sysfs mounts outside the rootfs, deepest first', async (t) => {
+  t.same(hostProcSysMounts('/b/rootfs', hostMountinfo), ['/b/rootfs2/sys', '/mnt/full proc/sysfs', '/mnt/full proc', '/sys', '/proc'],
+    'not a proc of a subdirectory, not one inside the rootfs; escapes decoded');
+});
+
+t.test('create --no-pivot: each of them made a slave, detached or covered, before the MS_MOVE', async (t) => {
+  const plan = planContainer(config({}), { ...flags, noPivot: true });
+  const ops = compileCreate(plan, undefined, 40).init({ pid: 1, mountinfo: hostMountinfo, cgroup: '0::/c1\n', setgroupsDenied: false }).ops;
+  const hiding = ops.filter((op) => op.label.includes("hiding the host's /proc "));
+  t.match(hiding, [
+    { op: 'mount', target: '/proc', flags: 0x80000 | 0x4000, ignoreErrno: 2, onlyAfterIgnored: false },
+    { op: 'umount', target: '/proc', flags: 2, ignoreErrno: [22, 1, 2] },
+    { op: 'mount', target: '/proc', source: 'tmpfs', fstype: 'tmpfs', flags: 1 | 2 | 4 | 8, onlyAfterIgnored: true },
+  ]);
+  t.equal(hiding.length, 3);
+  const move = ops.findIndex((op) => op.op === 'mount' && op.flags === 0x2000 && op.target === '/');
+  t.ok(move > ops.indexOf(hiding[2]!), 'the rootfs moves onto / after');
+  t.notOk(ops.some((op) => op.label.includes('/b/rootfs/proc (--no-pivot)')), 'not what is inside the rootfs');
+  const pivoted = compileCreate(planContainer(config({}), flags), undefined, 40).init({ pid: 1, mountinfo: hostMountinfo, cgroup: '0::/c1\n', setgroupsDenied: false }).ops;
+  t.notOk(pivoted.some((op) => op.label.includes('hiding')), 'pivot_root: nothing to hide (the old root goes)');
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Sandbox, type JsonObject } from '../lib/harness.js';
-import { assertNothingLeft, fields, scriptConfig } from '../lib/container-helpers.js';
+import { assertNothingLeft, fields, maskedProcSys, probeCapabilities, procProbe, scriptConfig } from '../lib/container-helpers.js';
 import { listenForConsole } from '../terminal/console-receiver.js';
 
 const HOST_UID = 100000;
@@ -248,5 +248,29 @@ t.test('a terminal: the console socket is reached even where container root coul
   const seen = fields(received.output.replace(/\r/g, ''));
   t.equal(seen['tty'], '/dev/pts/0', "the container's own devpts");
   t.equal(seen['uid'], '0');
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('--no-pivot in a user namespace: the host /proc, locked there, is covered; mount -t proc is refused', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const mounts = [
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+  ];
+  for (const flags of [['--no-pivot'], []]) {
+    const name = flags.length > 0 ? '--no-pivot' : 'pivot_root';
+    const config = usernsConfig(procProbe, maskedProcSys, { mounts });
+    const result = await sandbox.tsrunc(['run', ...flags, '--bundle', sandbox.bundle({ ...config, process: { ...(config['process'] as JsonObject), capabilities: probeCapabilities } }), `np${flags.length}`]);
+    t.equal(result.status, 0, `${name}: ${result.stderr}`);
+    t.notMatch(result.stdout, /MOUNTED/, `${name}: no new proc mounted`);
+    t.match(result.stdout, /mount: permission denied/, `${name}: mount says permission denied`);
+    t.same(fields(result.stdout)['full']?.split('\n').sort(), ['/proc', '/sys'], `${name}: only the container's own proc and sysfs in mountinfo`);
+  }
+  const control = usernsConfig(procProbe, {}, {});
+  const result = await sandbox.tsrunc(['run', '--no-pivot', '--bundle', sandbox.bundle({ ...control, process: { ...(control['process'] as JsonObject), capabilities: probeCapabilities } }), 'npc']);
+  t.equal(result.status, 0, result.stderr);
+  t.match(result.stdout, /MOUNTED/, 'control: with its own /proc fully visible, the probe mounts one');
   assertNothingLeft(t, sandbox);
 });

@@ -29,3 +29,25 @@ export function hasMountsBelow(dir: string, mountinfo: string): boolean {
   const prefix = dir === '/' ? '/' : `${dir}/`;
   return mountPoints(mountinfo).some((point) => point !== dir && point.startsWith(prefix));
 }
+
+export interface MountInfoEntry {
+  /** The filesystem path mounted (mountinfo's "root": "/" for the whole filesystem). */
+  root: string;
+  mountPoint: string;
+  fstype: string;
+}
+
+/** Every mount mountinfo lists, in its order (a parent before what is mounted below it). */
+export function mountEntries(mountinfo: string): MountInfoEntry[] {
+  const entries: MountInfoEntry[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ');
+    const separator = fields.indexOf('-', 6);
+    const root = fields[3];
+    const mountPoint = fields[4];
+    const fstype = separator < 0 ? undefined : fields[separator + 1];
+    if (root === undefined || mountPoint === undefined || fstype === undefined) continue;
+    entries.push({ root: decodeMountPath(root), mountPoint: decodeMountPath(mountPoint), fstype });
+  }
+  return entries;
+}

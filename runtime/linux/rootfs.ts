@@ -15,7 +15,7 @@ import { mountOp, type Slot, type SlotAllocator, type StageOp } from '../plan/op
 import { withMountLabel } from './lsm.js';
 import { deviceOps, devSymlinkOps } from './devices.js';
 import { cgroupMountOps } from './cgroup-mount.js';
-import { mountPointOf } from './mountinfo.js';
+import { mountEntries, mountPointOf } from './mountinfo.js';
 import type { MountDestination } from './paths.js';
 import { AT_EMPTY_PATH, AT_RECURSIVE, O_DIRECTORY, O_PATH, O_RDONLY, OPEN_TREE_CLONE } from './libc.js';
 import {
@@ -24,6 +24,8 @@ import {
 
 const MNT_DETACH = 2;
 const EPERM = 1;
+const ENOENT = 2;
+const EINVAL = 22;
 const STEP = 'preparing the rootfs';
 
 /** Flags a bind mount must be remounted with: bind ignores everything but MS_REC at first. */
@@ -149,10 +151,49 @@ function bindRootfsOps(plan: RootfsPlan, slots: SlotAllocator, ops: StageOp[]): 
   return root;
 }
 
-function pivotOps(plan: RootfsPlan, root: Slot, slots: SlotAllocator): StageOp[] {
+/**
+ * The host's full proc and sysfs mounts (the filesystem's root mounted) outside the rootfs, as
+ * the init's mountinfo lists them, deepest first. With --no-pivot they stay in the container's
+ * mount namespace after the chroot, and the kernel lets a process mount a new proc (sysfs) in a
+ * user namespace of its own as long as a fully visible one is there (`unshare -mrpf mount -t
+ * proc`): runc's msMoveRoot takes them away, and so does tsrunc.
+ */
+export function hostProcSysMounts(rootfs: string, mountinfo: string): string[] {
+  const inside = (point: string): boolean => point === rootfs || point.startsWith(rootfs.endsWith('/') ? rootfs : `${rootfs}/`);
+  const points = mountEntries(mountinfo)
+    .filter((entry) => entry.root === '/' && (entry.fstype === 'proc' || entry.fstype === 'sysfs') && !inside(entry.mountPoint))
+    .map((entry) => entry.mountPoint);
+  // Below one another, the deeper first: a covered parent would still leave a child visible.
+  return points.map((point, order) => ({ point, order, depth: point === '/' ? 0 : point.split('/').length }))
+    .sort((a, b) => b.depth - a.depth || b.order - a.order)
+    .map((entry) => entry.point);
+}
+
+/**
+ * For each of those: made a slave first (the umount must not reach the host, whatever the
+ * root's propagation), detached; where the kernel refuses (EINVAL: a mount locked by a user
+ * namespace; EPERM), covered with an empty read-only tmpfs, which hides it from the kernel's
+ * check as well. ENOENT: already gone with a mount detached before it.
+ */
+export function hideHostProcSysOps(points: readonly string[]): StageOp[] {
+  return points.flatMap((point): StageOp[] => {
+    const label = `${STEP}: hiding the host's ${point} (--no-pivot)`;
+    return [
+      mountOp(`${label}: making it a slave`, { target: point, flags: MS_SLAVE | MS_REC, ignoreErrno: ENOENT }),
+      { op: 'umount', label: `${label}: detaching it`, target: point, flags: MNT_DETACH, ignoreErrno: [EINVAL, EPERM, ENOENT] },
+      mountOp(`${label}: covering it with a tmpfs`, {
+        source: 'tmpfs', target: point, fstype: 'tmpfs', flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        ignoreErrno: ENOENT, onlyAfterIgnored: true,
+      }),
+    ];
+  });
+}
+
+function pivotOps(plan: RootfsPlan, root: Slot, slots: SlotAllocator, mountinfo: string): StageOp[] {
   if (plan.noPivot) {
     const label = `${STEP}: moving the rootfs onto / (--no-pivot)`;
     return [
+      ...hideHostProcSysOps(hostProcSysMounts(plan.rootfs, mountinfo)),
       { op: 'fchdir', label, fd: root },
       mountOp(label, { source: '.', target: '/', flags: MS_MOVE }),
       { op: 'chroot', label: `${STEP}: chroot into the rootfs`, path: '.' },
@@ -169,7 +210,7 @@ function pivotOps(plan: RootfsPlan, root: Slot, slots: SlotAllocator): StageOp[]
     // The old root now sits on top of "."; detach it without propagating to the host.
     { op: 'fchdir', label: `${STEP}: entering the old root`, fd: oldRoot },
     mountOp(`${STEP}: making the old root a slave`, { target: '.', flags: MS_SLAVE | MS_REC }),
-    { op: 'umount', label: `${STEP}: detaching the old root`, target: '.', flags: MNT_DETACH },
+    { op: 'umount', label: `${STEP}: detaching the old root`, target: '.', flags: MNT_DETACH, ignoreErrno: [] },
     { op: 'chdir', label: `${STEP}: entering the new root`, path: '/' },
     { op: 'close', label, fd: oldRoot },
     { op: 'close', label, fd: root },
@@ -199,7 +240,7 @@ export function rootfsOps(plan: RootfsPlan, context: RootfsContext): StageOp[] {
   if (plan.createDevices) {
     ops.push(...deviceOps(root, plan.devices, slots, STEP), ...devSymlinkOps(root, slots, STEP));
   }
-  ops.push(...context.beforePivot, ...pivotOps(plan, root, slots));
+  ops.push(...context.beforePivot, ...pivotOps(plan, root, slots, context.mountinfo));
   // (r)private and (r)slave were set on / before the mounts; set again, they would undo the
   // propagation options of single mounts. shared and unbindable only take effect now (as in runc).
   if (plan.propagation !== undefined && (plan.propagation & (MS_PRIVATE | MS_SLAVE)) === 0) {

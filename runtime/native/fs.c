@@ -57,9 +57,11 @@ void op_write_file(const struct op *op) {
   close(fd);
 }
 
-/* mount: ints flags, present (1 source, 2 fstype, 4 data), source slot, target slot, errno to ignore;
+/* mount: ints flags, present (1 source, 2 fstype, 4 data), source slot, target slot, errno to ignore,
+ * only after an ignored failure (1: made only when the op just before skipped an errno it ignores);
  * strs label, source, target, fstype, data. A slot (>= 0) stands for its /proc/self/fd path. */
 void op_mount(const struct op *op) {
+  if (op_int(op, 5) && !previous_ignored()) return;
   unsigned long flags = (unsigned long)op_int(op, 0);
   int64_t present = op_int(op, 1);
   char source_fd[64], target_fd[64];
@@ -76,7 +78,10 @@ void op_mount(const struct op *op) {
   const char *fstype = present & 2 ? op_str(op, 3) : NULL;
   const char *data = present & 4 ? op_str(op, 4) : NULL;
   if (mount(source, target, fstype, flags, data) < 0) {
-    if (op_int(op, 4) != 0 && errno == op_int(op, 4)) return;
+    if (op_int(op, 4) != 0 && errno == op_int(op, 4)) {
+      note_ignored();
+      return;
+    }
     fail_call(op, "mount", errno);
   }
 }

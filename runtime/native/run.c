@@ -21,6 +21,31 @@
 
 int slots[MAX_SLOTS];
 
+/* Whether the op running now, and the one before it, failed with an errno the plan told it to
+   ignore: an op marked "only after ignored" is the plan's fallback for that failure. */
+static int ignored_now, ignored_before;
+
+void note_ignored(void) {
+  ignored_now = 1;
+}
+
+int previous_ignored(void) {
+  return ignored_before;
+}
+
+/* umount: ints flags, then errnos to ignore; strs label, target */
+static void op_umount(const struct op *op) {
+  if (umount2(op_str(op, 1), (int)op_int(op, 0)) == 0) return;
+  int err = errno;
+  for (uint32_t i = 1; i < op->n_ints; i++) {
+    if (op->ints[i] == err) {
+      note_ignored();
+      return;
+    }
+  }
+  fail_call(op, "umount2", err);
+}
+
 int64_t op_int(const struct op *op, uint32_t index) {
   if (index >= op->n_ints) {
     char detail[128];
@@ -85,7 +110,7 @@ static void run_op(const struct op *op) {
   case OP_FCHDIR: check(op, fchdir(slot_fd(op, op_int(op, 0))), "fchdir"); break;
   case OP_CHROOT: check(op, chroot(op_str(op, 1)), "chroot"); break;
   case OP_MOUNT: op_mount(op); break;
-  case OP_UMOUNT: check(op, umount2(op_str(op, 1), (int)op_int(op, 0)), "umount2"); break;
+  case OP_UMOUNT: op_umount(op); break;
   case OP_PIVOT_ROOT: check(op, syscall(SYS_pivot_root, op_str(op, 1), op_str(op, 2)), "pivot_root"); break;
   case OP_OPEN_TREE: op_open_tree(op); break;
   case OP_MOVE_MOUNT: op_move_mount(op); break;
@@ -166,7 +191,11 @@ static void run_op(const struct op *op) {
 }
 
 void run_batch(const struct batch *batch) {
-  for (uint32_t i = 0; i < batch->count; i++) run_op(&batch->ops[i]);
+  for (uint32_t i = 0; i < batch->count; i++) {
+    ignored_before = ignored_now;
+    ignored_now = 0;
+    run_op(&batch->ops[i]);
+  }
 }
 
 int main(int argc, char **argv) {

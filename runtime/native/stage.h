@@ -124,6 +124,9 @@ void run_batch(const struct batch *batch);
 int slot_fd(const struct op *op, int64_t slot);
 void set_slot(const struct op *op, int64_t slot, int fd);
 int64_t op_int(const struct op *op, uint32_t index);
+/* An op that skipped a failure the plan lets it ignore says so; the next op may be a fallback. */
+void note_ignored(void);
+int previous_ignored(void);
 const char *op_str(const struct op *op, uint32_t index);
 
 /* fs.c: files, mounts and the root filesystem */

@@ -36,11 +36,11 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
     case 'mount': {
       const present = (op.source !== null ? 1 : 0) | (op.fstype !== null ? 2 : 0) | (op.data !== null ? 4 : 0);
       return {
-        ints: [op.flags, present, slotOrNone(op.sourceFd), slotOrNone(op.targetFd), op.ignoreErrno],
+        ints: [op.flags, present, slotOrNone(op.sourceFd), slotOrNone(op.targetFd), op.ignoreErrno, op.onlyAfterIgnored ? 1 : 0],
         strs: [op.source ?? '', op.target, op.fstype ?? '', op.data ?? ''],
       };
     }
-    case 'umount': return { ints: [op.flags], strs: [op.target] };
+    case 'umount': return { ints: [op.flags, ...op.ignoreErrno], strs: [op.target] };
     case 'pivot-root': return { ints: [], strs: [op.newRoot, op.putOld] };
     case 'open-tree': return { ints: [slotOrNone(op.dir), op.flags, op.into], strs: [op.path] };
     case 'move-mount': return { ints: [op.from, op.to], strs: [] };

@@ -27,12 +27,17 @@ export type StageOp =
   | { op: 'chdir'; label: string; path: string }
   | { op: 'fchdir'; label: string; fd: Slot }
   | { op: 'chroot'; label: string; path: string }
-  /** source/target as paths, or as a slot's /proc/self/fd path; null source, fstype or data: NULL. */
+  /**
+   * source/target as paths, or as a slot's /proc/self/fd path; null source, fstype or data: NULL.
+   * ignoreErrno (0: none): that failure is no error, the op is skipped. onlyAfterIgnored: the
+   * mount is made only when the op just before it failed with an errno it ignores (a fallback).
+   */
   | {
     op: 'mount'; label: string; source: string | null; sourceFd: Slot | null; target: string; targetFd: Slot | null;
-    fstype: string | null; flags: number; data: string | null; ignoreErrno: number;
+    fstype: string | null; flags: number; data: string | null; ignoreErrno: number; onlyAfterIgnored: boolean;
   }
-  | { op: 'umount'; label: string; target: string; flags: number }
+  /** umount2; a failure with one of ignoreErrno is no error (the next op may be its fallback). */
+  | { op: 'umount'; label: string; target: string; flags: number; ignoreErrno: number[] }
   | { op: 'pivot-root'; label: string; newRoot: string; putOld: string }
   | { op: 'open-tree'; label: string; dir: Slot | null; path: string; flags: number; into: Slot }
   | { op: 'move-mount'; label: string; from: Slot; to: Slot }
@@ -118,7 +123,7 @@ export const OP_CODES: Record<OpName, number> = {
 /** A mount op with the usual defaults: no slots, no NULLs but the ones asked for, no errno ignored. */
 export function mountOp(label: string, fields: Partial<Extract<StageOp, { op: 'mount' }>> & { target: string }): StageOp {
   return {
-    op: 'mount', label, source: null, sourceFd: null, targetFd: null, fstype: null, flags: 0, data: null, ignoreErrno: 0, ...fields,
+    op: 'mount', label, source: null, sourceFd: null, targetFd: null, fstype: null, flags: 0, data: null, ignoreErrno: 0, onlyAfterIgnored: false, ...fields,
   };
 }
 
