@@ -2,7 +2,7 @@
 PREFIX ?= /usr/local
 NODE ?= node
 TSRUNC := $(NODE) dist/bundle/tsrunc.cjs
-APT_PACKAGES := busybox-static libseccomp2 runc gcc libc6-dev containerd podman conmon bsdutils procps
+APT_PACKAGES := busybox-static libseccomp2 runc gcc libc6-dev containerd podman conmon bsdutils procps iproute2 iptables nftables
 EXAMPLE_ROOTFS := bundle-examples/busybox/rootfs bundle-examples/readonly-bind/rootfs
 
 .PHONY: all deps build rootfs systemd-rootfs demo test test-host test-vm unit install uninstall conformance bench clean check

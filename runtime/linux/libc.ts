@@ -327,8 +327,9 @@ export function recvDatagram(fd: number, buffer: Buffer, context: string): numbe
 
 /**
  * setns(2) of the calling thread (the main thread: koffi calls run on it). Only for the namespaces
- * a multithreaded process may enter (network, uts, ipc...; never user, and mount only after
- * unshare(CLONE_NEWNS): DESIGN.md facts 1 and 10).
+ * a multithreaded process may enter (network, uts, ipc...): the kernel refuses a user namespace
+ * to a process with more than one thread, and a mount namespace to one sharing its filesystem
+ * state with other threads until it has unshared that (CLONE_NEWNS).
  */
 export function setns(fd: number, nstype: number, context: string): void {
   check(c.setns(fd, nstype), 'setns', context);
