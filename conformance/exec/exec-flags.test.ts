@@ -40,19 +40,19 @@ t.test('exec --cgroup CONTROLLER:SUB runs the process in that sub-cgroup, only f
   t.equal(seen['memory'], container['memory'], "memory: the container's own cgroup");
 
   const missing = await sandbox.tsrunc(['exec', '--cgroup', 'nosuch', 'cg1', 'true']);
-  t.equal(missing.status, 1, 'a sub-cgroup that does not exist fails');
+  t.equal(missing.status, 255, 'a sub-cgroup that does not exist fails');
   t.match(missing.stderr, /--cgroup: sub-cgroup \S+\/nosuch does not exist/);
   t.equal(missing.stderr.trim().split('\n').length, 1, 'one error line');
 
   const escaping = await sandbox.tsrunc(['exec', '--cgroup', 'pids:../..', 'cg1', 'true']);
-  t.equal(escaping.status, 1, 'a path out of the container cgroup fails');
+  t.equal(escaping.status, 255, 'a path out of the container cgroup fails');
   t.match(escaping.stderr, /--cgroup pids:\.\.\/\.\.: the path leaves the container's cgroup: \.\.\/\.\. is not a sub cgroup path/);
   const parent = await sandbox.tsrunc(['exec', '--cgroup', '..', 'cg1', 'true']);
-  t.equal(parent.status, 1, 'the parent cgroup is refused');
+  t.equal(parent.status, 255, 'the parent cgroup is refused');
   t.ok(parent.stderr.includes(' .. is not a sub cgroup path'), "runc's phrase, as runc's exec.bats matches it");
 
   const unknown = await sandbox.tsrunc(['exec', '--cgroup', 'nosuchctl:worker', 'cg1', 'true']);
-  t.equal(unknown.status, 1);
+  t.equal(unknown.status, 255);
   t.match(unknown.stderr, /the container has no cgroup for controller "nosuchctl"/);
 
   t.equal((await sandbox.tsrunc(['delete', '--force', 'cg1'])).status, 0);
@@ -67,9 +67,9 @@ t.test('exec --apparmor and --process-label', async (t) => {
     && fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
   const apparmor = await sandbox.tsrunc(['exec', '--apparmor', 'tsrunc-test-profile', 'lsm1', 'true']);
   if (apparmorEnabled) {
-    t.equal(apparmor.status, 1, 'an unknown profile cannot be applied');
+    t.equal(apparmor.status, 255, 'an unknown profile cannot be applied');
   } else {
-    t.equal(apparmor.status, 1, 'without AppArmor a profile is refused, as at create');
+    t.equal(apparmor.status, 255, 'without AppArmor a profile is refused, as at create');
     t.match(apparmor.stderr, /--apparmor: AppArmor is not enabled on this host, so profile "tsrunc-test-profile" cannot be applied/);
   }
   const selinuxEnabled = fs.existsSync('/sys/fs/selinux/enforce');

@@ -123,6 +123,17 @@ t.test('exec --detach --pid-file: the process runs in the namespaces and cgroup 
   }
   t.equal(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8'), 'same cgroups as the init');
   t.equal(fs.readlinkSync(`/proc/${pid}/root`), fs.readlinkSync(`/proc/${initPid}/root`), "the container's root");
+
+  // A pid file that cannot be written: the manager would never learn the pid, so the process must not stay.
+  const pidsCgroup = /^\d+:pids:(.*)$/m.exec(fs.readFileSync(`/proc/${initPid}/cgroup`, 'utf8'))?.[1];
+  const programsInContainer = () => fs.readFileSync(`/sys/fs/cgroup/pids${pidsCgroup}/cgroup.procs`, 'utf8').trim().split('\n')
+    .map((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
+  for (const detach of [['--detach'], []]) {
+    const unwritable = await sandbox.tsrunc(['exec', ...detach, '--pid-file', '/non-existent/directory', 'e4', 'sleep', '601']);
+    t.equal(unwritable.status, 255, `exec ${detach.join('')} with an unwritable --pid-file: runc's status for a failed exec`);
+    t.match(unwritable.stderr, /--pid-file \/non-existent\/directory: .*ENOENT/);
+    t.notOk(programsInContainer().includes('sleep 601'), 'its process was ended, not left running');
+  }
   await sandbox.tsrunc(['delete', '--force', 'e4']);
   t.ok(await waitFor(() => !processExists(pid)), 'delete --force takes the exec process along');
   assertNothingLeft(t, sandbox);
@@ -145,7 +156,7 @@ t.test('exec --tty --console-socket: the process gets a pty of the container', a
   t.equal(noSocket.status, 4, `--tty without --console-socket in the foreground: tsrunc relays the pty (${noSocket.stderr})`);
   t.match(noSocket.stdout.replace(/\r/g, ''), /tty=\/dev\/pts\/\d+ typed=hi/, 'stdin reaches the process and its output comes back');
   const detached = await sandbox.tsrunc(['exec', '--tty', '--detach', 'e5', 'true']);
-  t.equal(detached.status, 1, '--tty --detach without --console-socket fails');
+  t.equal(detached.status, 255, '--tty --detach without --console-socket fails');
   t.match(detached.stderr, /console socket/);
   await sandbox.tsrunc(['delete', '--force', 'e5']);
   assertNothingLeft(t, sandbox);
@@ -157,7 +168,7 @@ t.test('exec into a stopped or paused container, or without a command, fails', a
   await running(t, sandbox, 'e6');
   t.equal((await sandbox.tsrunc(['pause', 'e6'])).status, 0);
   const paused = await sandbox.tsrunc(['exec', 'e6', 'true']);
-  t.equal(paused.status, 1);
+  t.equal(paused.status, 255);
   t.match(paused.stderr, /cannot exec in a paused container: e6/);
   // runc's --ignore-paused: the process runs once the container is resumed (runc's cgroups.bats does the same).
   let resumeStarted = 0;
@@ -172,19 +183,19 @@ t.test('exec into a stopped or paused container, or without a command, fails', a
   t.equal(ignoring.stdout, 'ok\n', 'its process ran');
   t.ok(resumeStarted > 0 && execEnded >= resumeStarted, 'only once the container was resumed');
   const noCommand = await sandbox.tsrunc(['exec', 'e6']);
-  t.equal(noCommand.status, 1);
+  t.equal(noCommand.status, 1, 'wrong usage: status 1, as runc');
   t.match(noCommand.stderr, /no command/);
   const missing = await sandbox.tsrunc(['exec', 'e6', '/no/such/program']);
-  t.equal(missing.status, 1, 'a program that does not exist: status 1');
+  t.equal(missing.status, 255, 'a program that does not exist: status 255, as runc');
   t.match(missing.stderr, /no such executable/);
   t.equal((await sandbox.tsrunc(['kill', 'e6', 'KILL'])).status, 0);
   await waitFor(async () => JSON.parse((await sandbox.tsrunc(['state', 'e6'])).stdout).status === 'stopped');
   const stopped = await sandbox.tsrunc(['exec', 'e6', 'true']);
-  t.equal(stopped.status, 1);
+  t.equal(stopped.status, 255);
   t.match(stopped.stderr, /cannot exec in a stopped container: e6/);
   t.equal(stopped.stderr.trim().split('\n').length, 1, 'one error line');
   const unknown = await sandbox.tsrunc(['exec', 'nosuch', 'true']);
-  t.equal(unknown.status, 1);
+  t.equal(unknown.status, 255);
   await sandbox.tsrunc(['delete', '--force', 'e6']);
   assertNothingLeft(t, sandbox);
 });

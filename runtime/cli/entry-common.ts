@@ -5,9 +5,9 @@ import { configureLog, logDebug, logError } from '../log.js';
 import { writeOut } from './output.js';
 import { TSRUNC_COMMIT, TSRUNC_VERSION, SPEC_VERSION } from '../version.js';
 
-export function fail(message: string): never {
+export function fail(message: string, status = 1): never {
   logError(message);
-  process.exit(1);
+  process.exit(status);
 }
 
 /** runc takes --version/-v among its global flags, before any verb; prints it when asked. */

@@ -270,7 +270,15 @@ async function execWith(options: ExecOptions, terminal: ForegroundTerminal | und
       throw error;
     }
     step('exec:started');
-    if (options.pidFile) writeFileAtomic(path.resolve(options.pidFile), `${child.pid}`, 0o644);
+    if (options.pidFile) {
+      try {
+        writeFileAtomic(path.resolve(options.pidFile), `${child.pid}`, 0o644);
+      } catch (error) {
+        // A manager that cannot learn the pid cannot wait for or kill it: end it, as runc does.
+        await child.killAndReap();
+        throw new TsruncError(`--pid-file ${options.pidFile}: ${(error as Error).message}`);
+      }
+    }
     session.child.unref();
     if (options.detach) {
       child.unref();
