@@ -60,7 +60,7 @@ t.test('a frozen cgroup is refused, and left as it was', { skip: !v1 && 'made on
   fs.writeFileSync(path.join(dir, 'freezer.state'), 'FROZEN');
   const created = await sandbox.tsrunc(['create', '--bundle', sandbox.bundle(configIn(name)), 'frozen']);
   t.equal(created.status, 1);
-  t.match(created.stderr.trim(), new RegExp(`^tsrunc: cgroup: ${dir} is frozen: thaw it, or choose another cgroupsPath`));
+  t.match(created.stderr.trim(), new RegExp(`^tsrunc: cgroup: ${dir}: container's cgroup unexpectedly frozen: thaw it, or choose another cgroupsPath`));
   t.equal(created.stderr.trim().split('\n').length, 1, 'one error line');
   t.equal(fs.readFileSync(path.join(dir, 'freezer.state'), 'utf8').trim(), 'FROZEN', 'the cgroup is as it was');
   t.notOk(fs.existsSync(path.join('/sys/fs/cgroup/pids', name)), 'no cgroup made elsewhere');

@@ -194,7 +194,7 @@ t.test('a failing prestart hook fails create; the hooks after it do not run', as
   const sandbox = sandboxFor(t);
   await expectHookFailure(t, sandbox,
     { prestart: [sandbox.failing('prestart'), sandbox.record('prestart', 'after')], createContainer: [sandbox.record('createContainer')] },
-    /prestart hook #0 \(\/bin\/sh\) failed: exit status 3 \(stderr: hook says no\)/);
+    /error running hook #0 \(prestart, \/bin\/sh\): exit status 3 \(stderr: hook says no\)/);
   t.same(sandbox.order(), ['poststop'], 'neither the next prestart hook nor createContainer ran');
 });
 
@@ -202,27 +202,27 @@ t.test('a failing createRuntime hook fails create', async (t) => {
   const sandbox = sandboxFor(t);
   await expectHookFailure(t, sandbox,
     { prestart: [sandbox.record('prestart')], createRuntime: [sandbox.record('createRuntime', 'r0'), sandbox.failing('createRuntime')] },
-    /createRuntime hook #1 \(\/bin\/sh\) failed: exit status 3/);
+    /error running hook #1 \(createRuntime, \/bin\/sh\): exit status 3/);
   t.same(sandbox.order(), ['prestart', 'r0', 'poststop']);
 });
 
 t.test('a failing createContainer hook fails create', async (t) => {
   const sandbox = sandboxFor(t);
   await expectHookFailure(t, sandbox, { createContainer: [sandbox.failing('createContainer')] },
-    /createContainer hook #0 \(\/bin\/sh\) failed: exit status 3/);
+    /error running hook #0 \(createContainer, \/bin\/sh\): exit status 3/);
 });
 
 t.test('a hook that outlives its timeout is killed and fails create', async (t) => {
   const sandbox = sandboxFor(t);
   const slow = { path: '/bin/sleep', args: ['sleep', '30'], timeout: 1 };
   const started = Date.now();
-  await expectHookFailure(t, sandbox, { createRuntime: [slow] }, /createRuntime hook #0 \(\/bin\/sleep\) failed: timed out after 1s/);
+  await expectHookFailure(t, sandbox, { createRuntime: [slow] }, /error running hook #0 \(createRuntime, \/bin\/sleep\): timed out after 1s/);
   t.ok(Date.now() - started < 10_000, 'after about a second');
 });
 
 t.test('a hook whose path does not exist fails create; a relative path is refused', async (t) => {
   const sandbox = sandboxFor(t);
-  await expectHookFailure(t, sandbox, { prestart: [{ path: '/no/such/hook' }] }, /prestart hook #0 \(\/no\/such\/hook\) failed: cannot run it: ENOENT/);
+  await expectHookFailure(t, sandbox, { prestart: [{ path: '/no/such/hook' }] }, /error running hook #0 \(prestart, \/no\/such\/hook\): cannot run it: ENOENT/);
   const bundle = sandbox.bundle(sandbox.config({ poststop: [{ path: 'relative/hook' }] }));
   const result = await sandbox.tsrunc(['create', '--bundle', bundle, sandbox.nextId()]);
   t.equal(result.status, 1);
@@ -242,7 +242,7 @@ t.test('a failing startContainer hook fails start and stops the container', asyn
   const pid = (JSON.parse((await sandbox.tsrunc(['state', id])).stdout) as HookState).pid;
   const result = await sandbox.tsrunc(['start', id]);
   t.equal(result.status, 1, 'start exits with status 1');
-  t.match(result.stderr, /startContainer hook #0 \(\/bin\/sh\) failed: exit status 3 \(stderr: hook says no\)/, 'naming the hook');
+  t.match(result.stderr, /error running hook #0 \(startContainer, \/bin\/sh\): exit status 3 \(stderr: hook says no\)/, 'naming the hook');
   t.notOk(processExists(pid), 'the container is stopped');
   t.notOk(fs.existsSync(path.join(sandbox.out, 'ran')), 'the user process never ran');
   t.same(sandbox.order(), [], 'no poststart');
@@ -250,6 +250,22 @@ t.test('a failing startContainer hook fails start and stops the container', asyn
   const deleted = await sandbox.tsrunc(['delete', id]);
   t.equal(deleted.status, 0, `delete of the stopped container succeeds: ${deleted.stderr}`);
   t.same(sandbox.order(), ['poststop']);
+  assertNothingLeft(t, sandbox);
+});
+
+t.test("a startContainer hook runs under the container's seccomp filter, as runc runs it", async (t) => {
+  const sandbox = sandboxFor(t);
+  const made = path.join(sandbox.out, 'made-by-hook');
+  const base = sandbox.config({ startContainer: [hook('confined', { script: 'mkdir /out/made-by-hook', out: '/out', argv0: 'sh' })] });
+  const linux = base['linux'] as JsonObject;
+  const seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL' }] };
+  const id = sandbox.nextId();
+  t.equal((await sandbox.create(id, sandbox.bundle({ ...base, linux: { ...linux, seccomp } }))).status, 0, 'create succeeds');
+  const result = await sandbox.tsrunc(['start', id]);
+  t.equal(result.status, 1, 'start fails: the hook was killed by the filter');
+  t.match(result.stderr, /error running hook #0 \(startContainer, \/bin\/sh\): killed by SIGSYS \(bad system call\)/);
+  t.notOk(fs.existsSync(made), 'the hook could not do what the container process may not');
+  t.equal((await sandbox.tsrunc(['delete', '--force', id])).status, 0);
   assertNothingLeft(t, sandbox);
 });
 
@@ -263,13 +279,13 @@ t.test('failing poststart and poststop hooks are warnings; the rest still runs',
   t.equal((await sandbox.create(id, bundle)).status, 0);
   const started = await sandbox.tsrunc(['start', id]);
   t.equal(started.status, 0, 'start succeeds');
-  t.match(started.stderr, /level=warning msg=.*poststart hook #0 \(\/bin\/sh\) failed: exit status 3/, 'with a warning naming the hook');
+  t.match(started.stderr, /level=warning msg=.*error running hook #0 \(poststart, \/bin\/sh\): exit status 3/, 'with a warning naming the hook');
   t.same(sandbox.order(), ['after-poststart'], 'the next poststart hook ran');
   t.ok(await waitFor(() => fs.existsSync(path.join(sandbox.out, 'ran'))), 'the container runs');
   t.match((await sandbox.tsrunc(['state', id])).stdout, /"status": "running"/);
   const deleted = await sandbox.tsrunc(['delete', '--force', id]);
   t.equal(deleted.status, 0, 'delete succeeds');
-  t.match(deleted.stderr, /level=warning msg=.*poststop hook #0 \(\/bin\/sh\) failed: exit status 3/);
+  t.match(deleted.stderr, /level=warning msg=.*error running hook #0 \(poststop, \/bin\/sh\): exit status 3/);
   t.same(sandbox.order(), ['after-poststart', 'after-poststop']);
   assertNothingLeft(t, sandbox);
 });
@@ -285,7 +301,7 @@ t.test('runtime-spec 1.3: a failing poststart hook fails start and stops the con
   t.equal((await sandbox.create(id, bundle)).status, 0);
   const started = await sandbox.tsrunc(['start', id]);
   t.equal(started.status, 1, 'start fails');
-  t.match(started.stderr.trim(), /^tsrunc: poststart hook #0 \(\/bin\/sh\) failed: exit status 3 .*; the container was stopped/, 'an error naming the hook');
+  t.match(started.stderr.trim(), /^tsrunc: error running hook #0 \(poststart, \/bin\/sh\): exit status 3 .*; the container was stopped/, 'an error naming the hook');
   t.equal(started.stderr.trim().split('\n').length, 1, 'one line');
   t.same(sandbox.order(), [], 'the hooks after it do not run');
   t.match((await sandbox.tsrunc(['state', id])).stdout, /"status": "stopped"/, 'the container is stopped');

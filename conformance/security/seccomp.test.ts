@@ -185,7 +185,7 @@ t.test('create fails with one clear line, leaving nothing behind', async (t) => 
     ['an architecture this libseccomp does not know', base({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_SHEB'] }),
       /^tsrunc: preparing the seccomp filter: config\.json: \/linux\/seccomp\/architectures\/1: SCMP_ARCH_SHEB is not supported by libseccomp \d/],
     ['a listener that is not there', base({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/nonexistent/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }),
-      /^tsrunc: preparing the seccomp filter: connecting to the seccomp listener \/nonexistent\/agent\.sock \(\/linux\/seccomp\/listenerPath\): connect: ENOENT/],
+      /^tsrunc: preparing the seccomp filter: failed to connect with seccomp agent \/nonexistent\/agent\.sock \(\/linux\/seccomp\/listenerPath\): connect: ENOENT/],
     ['capset denied while CAP_SYS_ADMIN must be dropped after the load',
       base({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [deny(['capset'])] }, { capabilities: { bounding: DOCKER_CAPS, effective: DOCKER_CAPS, permitted: DOCKER_CAPS } }),
       /config\.json: \/linux\/seccomp\/syscalls\/0: the profile makes capset SCMP_ACT_ERRNO\(1\), but without noNewPrivileges loading a filter needs CAP_SYS_ADMIN/],

@@ -190,6 +190,8 @@ t.test('NOTIFY: listener, metadata and the container state it will get', async (
   refused(t, { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/agent.sock' }, /^config\.json: \/linux\/seccomp\/defaultAction: SCMP_ACT_NOTIFY cannot be the default action/);
   refused(t, { ...config, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }, { names: ['recvmsg', 'sendmsg'], action: 'SCMP_ACT_NOTIFY', args: [{ index: 2, value: 0, op: 'SCMP_CMP_EQ' }] }] },
     /^config\.json: \/linux\/seccomp\/syscalls\/1\/action: SCMP_ACT_NOTIFY cannot be used for sendmsg/);
+  refused(t, { ...config, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }, { names: ['read', 'write'], action: 'SCMP_ACT_NOTIFY' }] },
+    /^config\.json: \/linux\/seccomp\/syscalls\/1\/action: SCMP_ACT_NOTIFY cannot be used for the write syscall/);
   refused(t, { ...config, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }, { names: ['sendmsg'], action: 'SCMP_ACT_ERRNO' }] },
     /^config\.json: \/linux\/seccomp\/syscalls\/1: the profile makes sendmsg SCMP_ACT_ERRNO\(1\), but tsrunc's init sends the notify fd/);
   refused(t, { ...config, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }, { names: ['close'], action: 'SCMP_ACT_KILL_PROCESS' }] },

@@ -145,11 +145,11 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
     if (proc) ops.push(...processSetupOps(proc, context));
     if (!waitEarly) ops.push(...ready);
     // runtime.md Lifecycle step 7; config.md: resolves and runs in the container namespace.
-    if (plan.hooks && hookState) ops.push(...hookOps('startContainer', plan.hooks.startContainer, hookState));
+    const startHooks = plan.hooks && hookState ? hookOps('startContainer', plan.hooks.startContainer, hookState) : [];
     if (!proc) {
-      ops.push({ op: 'fail', label: 'starting', message: 'config.json has no process to start' });
+      ops.push(...startHooks, { op: 'fail', label: 'starting', message: 'config.json has no process to start' });
     } else {
-      ops.push(...processExecOps(proc, context, { passed, listenerSocket: listener, pid: facts.pid }));
+      ops.push(...processExecOps(proc, context, { passed, listenerSocket: listener, pid: facts.pid }, startHooks));
     }
     return { ops, checks };
   };

@@ -94,8 +94,12 @@ export interface ExecFds {
   pid: number;
 }
 
-/** Right before the exec: labels, default signals, the program's fds, seccomp last. */
-export function processExecOps(proc: ProcessPlan, context: ProcessContext, fds: ExecFds): StageOp[] {
+/**
+ * Right before the exec: labels, default signals, the program's fds, seccomp; then `lastOps`
+ * (the startContainer hooks), confined as the process will be, as runc runs them: a hook's
+ * path resolves in the container, so it may be the image's own program.
+ */
+export function processExecOps(proc: ProcessPlan, context: ProcessContext, fds: ExecFds, lastOps: StageOp[] = []): StageOp[] {
   const ops: StageOp[] = [
     ...lsmOps(proc.lsm),
     { op: 'reset-signals', label: 'resetting signal dispositions' },
@@ -103,6 +107,7 @@ export function processExecOps(proc: ProcessPlan, context: ProcessContext, fds: 
     ...finalAffinityOps(proc.attributes),
   ];
   if (context.seccomp) ops.push(...seccompOps(context.seccomp, fds.listenerSocket, fds.pid, context.slots));
+  ops.push(...lastOps);
   ops.push({ op: 'exec', label: 'executing the container process', path: null, args: [...proc.args], env: [...proc.env], addHome: !proc.env.some((e) => e.startsWith('HOME=')) });
   return ops;
 }
@@ -111,7 +116,7 @@ export function processExecOps(proc: ProcessPlan, context: ProcessContext, fds: 
 export function hookOps(kind: string, hooks: readonly Hook[], state: HookState): StageOp[] {
   return hooks.map((hook, index) => ({
     op: 'hook',
-    label: `${kind} hook #${index} (${hook.path})`,
+    label: `hook #${index} (${kind}, ${hook.path})`,
     path: hook.path,
     args: [...(hook.args ?? [])],
     // Exactly the hook's env, as runc does: nothing of tsrunc's (or the stage's) environment.

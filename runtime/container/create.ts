@@ -221,7 +221,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     // it too). Checked before the cgroup is ours to clean up: a refusal leaves it as it was.
     if (isCgroupFrozen(manager.paths)) {
       const where = manager.paths['freezer'] ?? manager.paths[''] ?? '';
-      throw new TsruncError(`cgroup: ${where} is frozen: thaw it, or choose another cgroupsPath (config.json /linux/cgroupsPath)`);
+      throw new TsruncError(`cgroup: ${where}: container's cgroup unexpectedly frozen: thaw it, or choose another cgroupsPath (config.json /linux/cgroupsPath)`);
     }
     // Without root: the cgroup only where it was delegated (user-namespace-rootless.ts).
     cgroups = rootless ? new RootlessCgroups(manager, config.linux?.resources) : manager;

@@ -121,15 +121,16 @@ export function runHook(hook: Hook, state: HookState): string | undefined {
   return undefined;
 }
 
-function describe(kind: HookKind, index: number, hook: Hook): string {
-  return `${kind} hook #${index} (${hook.path})`;
+/** "error running hook #N" as runc words it (its tests and users grep for it), with the kind and path added. */
+function failureLine(kind: HookKind, index: number, hook: Hook, failure: string): string {
+  return `error running hook #${index} (${kind}, ${hook.path}): ${failure}`;
 }
 
 /** Runs the hooks of one kind in order; the first failure throws a HookError naming it. */
 export function runHooks(kind: HookKind, hooks: readonly Hook[] | undefined, state: HookState): void {
   (hooks ?? []).forEach((hook, index) => {
     const failure = runHook(hook, state);
-    if (failure !== undefined) throw new HookError(`${describe(kind, index, hook)} failed: ${failure}`);
+    if (failure !== undefined) throw new HookError(failureLine(kind, index, hook, failure));
   });
 }
 
@@ -140,6 +141,6 @@ export function runHooks(kind: HookKind, hooks: readonly Hook[] | undefined, sta
 export function runHooksWarnOnly(kind: HookKind, hooks: readonly Hook[] | undefined, state: HookState, warn: (message: string) => void): void {
   (hooks ?? []).forEach((hook, index) => {
     const failure = runHook(hook, state);
-    if (failure !== undefined) warn(`${describe(kind, index, hook)} failed: ${failure}`);
+    if (failure !== undefined) warn(failureLine(kind, index, hook, failure));
   });
 }

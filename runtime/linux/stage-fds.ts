@@ -81,7 +81,7 @@ function openOne(source: FdSource, trees: ReadonlyMap<number, number>, opened: n
     case 'console-socket': return keep(connectUnix(source.path, `setting up the terminal: connecting to the console socket ${source.path}`));
     case 'exec-fifo': return keep(libc.open(source.path, libc.O_PATH | libc.O_CLOEXEC, 0, `opening ${source.path}`));
     case 'seccomp-listener':
-      return keep(connectUnix(source.path, `preparing the seccomp filter: connecting to the seccomp listener ${source.path} (/linux/seccomp/listenerPath)`));
+      return keep(connectUnix(source.path, `preparing the seccomp filter: failed to connect with seccomp agent ${source.path} (/linux/seccomp/listenerPath)`));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,10 +176,17 @@ void op_hook(const struct op *op) {
   if (shown[0]) snprintf(detail, sizeof detail, " (stderr: %s)", shown);
   if (exec_errno) snprintf(reason, sizeof reason, "cannot run it: %s", strerrorname_np(exec_errno));
   else if (timed_out) snprintf(reason, sizeof reason, "timed out after %ds and was killed%s", timeout_s, detail);
-  else if (WIFSIGNALED(status)) snprintf(reason, sizeof reason, "killed by SIG%s%s", sigabbrev_np(WTERMSIG(status)), detail);
+  else if (WIFSIGNALED(status)) {
+    /* The signal's description in lower case, as runc's message has it ("bad system call"). */
+    char what[64];
+    snprintf(what, sizeof what, "%s", sigdescr_np(WTERMSIG(status)) ? sigdescr_np(WTERMSIG(status)) : "unknown signal");
+    what[0] = (char)tolower((unsigned char)what[0]);
+    snprintf(reason, sizeof reason, "killed by SIG%s (%s)%s", sigabbrev_np(WTERMSIG(status)), what, detail);
+  }
   else if (WEXITSTATUS(status) != 0) snprintf(reason, sizeof reason, "exit status %d%s", WEXITSTATUS(status), detail);
   else return;
   char message[8192];
-  snprintf(message, sizeof message, "%s failed: %s", op_str(op, 0), reason);
+  /* "error running hook #N" as runc words it; the label adds the kind and the path. */
+  snprintf(message, sizeof message, "error running %s: %s", op_str(op, 0), reason);
   fail_text(message);
 }

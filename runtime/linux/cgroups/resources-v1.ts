@@ -153,7 +153,7 @@ export function hugetlbWrites(limits: NonNullable<OciResources['hugepageLimits']
 export function planResourcesV1(resources: OciResources, options: V1PlanOptions = {}): CgroupPlan {
   const plan: CgroupPlan = { writes: [], warnings: [] };
   if (resources.unified && Object.keys(resources.unified).length > 0) {
-    throw new TsruncError(`${where('unified')}: needs cgroup v2, and this host uses cgroup v1`);
+    throw new TsruncError(`${where('unified')}: invalid configuration: needs cgroup v2, and this host uses cgroup v1`);
   }
   if (resources.cpu) planCpuset(resources.cpu, plan);
   if (resources.memory) planMemory(resources.memory, options, plan);
