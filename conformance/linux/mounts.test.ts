@@ -150,6 +150,31 @@ t.test('the default /dev when the config mounts none', async (t) => {
   assertNothingLeft(t, sandbox);
 });
 
+t.test('a read-only /dev tmpfs gets its nodes and /dev/pts first, then turns read-only (as runc)', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const devpts = { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666'] };
+  const script = [
+    mountOptionsOf,
+    'echo dev.ro=$(opts /dev | tr , "\\n" | grep -x ro)',
+    'touch /dev/probe 2>/dev/null; echo dev.touch=$?',
+    "echo null=$(stat -c '%F %t:%T' /dev/null)",
+    'echo discarded > /dev/null && echo null.write=ok',
+    'echo pts=$(stat -f -c %T /dev/pts)',
+    'echo ptmx=$(readlink /dev/ptmx)',
+  ].join('\n');
+  const result = await runScript(sandbox, script, { overrides: { mounts: [proc, { ...devTmpfs, options: [...devTmpfs.options, 'ro'] }, devpts] } });
+  t.equal(result.status, 0, result.stderr);
+  const seen = fields(result.stdout);
+  t.equal(seen['dev.ro'], 'ro', '/dev is mounted ro in the end');
+  t.not(seen['dev.touch'], '0', 'nothing can be made in /dev');
+  t.equal(seen['null'], 'character special file 1:3', 'the device nodes were made before');
+  t.equal(seen['null.write'], 'ok', 'and work');
+  t.equal(seen['pts'], 'devpts', '/dev/pts was mounted below it');
+  t.equal(seen['ptmx'], 'pts/ptmx', 'the /dev symlinks are there');
+  assertNothingLeft(t, sandbox);
+});
+
 t.test('maskedPaths and readonlyPaths', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());

@@ -174,3 +174,21 @@ t.test('create --no-pivot: each of them made a slave, detached or covered, befor
   const pivoted = compileCreate(planContainer(config({}), flags), undefined, 40).init({ pid: 1, mountinfo: hostMountinfo, cgroup: '0::/c1\n', setgroupsDenied: false }).ops;
   t.notOk(pivoted.some((op) => op.label.includes('hiding')), 'pivot_root: nothing to hide (the old root goes)');
 });
+
+t.test('create: a read-only /dev is mounted writable and remounted read-only after the devices and the console', async (t) => {
+  const dev = { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'ro'] };
+  const pts = { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['newinstance'] };
+  const plan = planContainer(config({ mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, dev, pts], process: { args: ['true'], cwd: '/', terminal: true } }), { ...flags, consoleSocket: '/tmp/console.sock' });
+  const ops = compileCreate(plan, undefined, 40).init({ pid: 1, mountinfo: '1 0 8:1 / / rw - ext4 /dev/sda1 rw\n', cgroup: '0::/c1\n', setgroupsDenied: false }).ops;
+  const devMount = ops.find((op) => op.op === 'mount' && op.fstype === 'tmpfs' && op.label.includes('/dev'));
+  t.equal(devMount && devMount.op === 'mount' ? devMount.flags & 1 : -1, 0, 'mounted without MS_RDONLY');
+  const remount = ops.findIndex((op) => op.label.includes('making /dev read-only'));
+  t.match(ops[remount], { op: 'mount', target: '/dev', flags: 0x1000 | 0x20 | 0x2 | 0x1 }, 'MS_BIND | MS_REMOUNT | MS_NOSUID | MS_RDONLY');
+  const consoleSteps = ops.flatMap((op, index) => (op.label.includes('setting up the terminal') ? [index] : []));
+  const lastConsole = consoleSteps.length > 0 ? consoleSteps[consoleSteps.length - 1]! : -1;
+  t.ok(lastConsole >= 0 && remount > lastConsole, 'after the console is set up');
+  t.ok(remount > ops.findIndex((op) => op.op === 'pivot-root'), 'after pivot_root and the nodes made before it');
+  const writable = compileCreate(planContainer(config({ mounts: [{ ...dev, options: ['nosuid'] }] }), flags), undefined, 40)
+    .init({ pid: 1, mountinfo: '', cgroup: '0::/c1\n', setgroupsDenied: false }).ops;
+  t.notOk(writable.some((op) => op.label.includes('making /dev read-only')), 'a writable /dev is left so');
+});

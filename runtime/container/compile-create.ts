@@ -17,7 +17,7 @@ import { FdTable, type FdSource } from '../plan/fd-table.js';
 import { CLONE_NEWCGROUP, CLONE_NEWUSER, namespaceKinds } from '../linux/namespaces.js';
 import { keyringOp } from '../linux/keyring.js';
 import { sysctlOps } from '../linux/sysctl.js';
-import { rootfsOps } from '../linux/rootfs.js';
+import { devReadonlyOps, rootfsOps } from '../linux/rootfs.js';
 import { consoleOps } from '../linux/console.js';
 import type { MountDestination } from '../linux/paths.js';
 import type { BuiltSeccomp } from '../linux/seccomp.js';
@@ -140,6 +140,7 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
     if (plan.hostname !== undefined) ops.push({ op: 'sethostname', label: `setting the hostname ${plan.hostname}`, name: plan.hostname });
     if (plan.domainname !== undefined) ops.push({ op: 'setdomainname', label: `setting the domainname ${plan.domainname}`, name: plan.domainname });
     if (plan.console && consoleSocket !== null) ops.push(...consoleOps(plan.console, consoleSocket, !plan.rootfs.chrootOnly, slots));
+    ops.push(...devReadonlyOps(plan.rootfs));
 
     const context = { slots, lastCap, seccomp, setgroupsDenied: facts.setgroupsDenied };
     if (proc) ops.push(...processSetupOps(proc, context));

@@ -13,7 +13,7 @@ import { planConsole } from './plan-console.js';
 import { TsruncError } from '../errors.js';
 import { logWarning } from '../log.js';
 import { CLONE_NEWNS, planNamespaces } from '../linux/namespaces.js';
-import { parseMountOptions, rootPropagationFlags } from '../linux/mount-options.js';
+import { MS_RDONLY, parseMountOptions, rootPropagationFlags } from '../linux/mount-options.js';
 import { planDevices } from '../linux/devices.js';
 import { planSysctl } from '../linux/sysctl.js';
 import { planMountLabel } from '../linux/lsm.js';
@@ -149,7 +149,15 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
   const chrootOnly = !has('mount');
   const mappedRoot = initIsMappedRoot(has('user'), chrootOnly, host.runtimeIsRoot);
   const mounts = planMounts(config, flags.bundle, host, mappedRoot);
-  const devMount = mounts.find((m) => m.destination === '/dev');
+  let devMount = mounts.find((m) => m.destination === '/dev');
+  let devReadonlyFlags: number | undefined;
+  if (devMount && (devMount.flags & MS_RDONLY) !== 0 && !devMount.detached) {
+    // Read-only only after the stage has made what goes into it (nodes, /dev/pts, symlinks).
+    devReadonlyFlags = devMount.flags;
+    const writable: MountStep = { ...devMount, flags: devMount.flags & ~MS_RDONLY };
+    mounts[mounts.indexOf(devMount)] = writable;
+    devMount = writable;
+  }
   const hooks = config.hooks;
   const state: HookState = { ociVersion: config.ociVersion, id: flags.id, status: 'created', pid: 0, bundle: flags.bundle };
   if (config.annotations && Object.keys(config.annotations).length > 0) state.annotations = config.annotations;
@@ -168,6 +176,7 @@ export function planContainer(config: OciConfig, flags: CreateFlags): ContainerP
       chrootOnly,
       mounts,
       mountDefaultDev: devMount === undefined,
+      devReadonlyFlags,
       createDevices: devMount === undefined || (devMount.flags & 0x1000) === 0,
       devices: planDevices(linux.devices ?? []),
       maskedPaths: [...(linux.maskedPaths ?? [])],

@@ -217,6 +217,12 @@ function pivotOps(plan: RootfsPlan, root: Slot, slots: SlotAllocator, mountinfo:
   ];
 }
 
+/** A read-only /dev made read-only last, after the console too is bound onto /dev/console. */
+export function devReadonlyOps(plan: RootfsPlan): StageOp[] {
+  if (plan.devReadonlyFlags === undefined || plan.chrootOnly) return [];
+  return [mountOp(`${STEP}: making /dev read-only`, { target: '/dev', flags: plan.devReadonlyFlags | MS_BIND | MS_REMOUNT | MS_RDONLY })];
+}
+
 export function rootfsOps(plan: RootfsPlan, context: RootfsContext): StageOp[] {
   if (plan.chrootOnly) {
     return [

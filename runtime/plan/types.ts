@@ -203,6 +203,11 @@ export interface RootfsPlan {
    */
   chrootOnly: boolean;
   mounts: MountStep[];
+  /**
+   * The /dev mount's flags when the config mounts it read-only: it is mounted writable, and made
+   * read-only (a bind remount) once its nodes, symlinks and sub-mounts exist, as runc does.
+   */
+  devReadonlyFlags?: number | undefined;
   /** True when the config mounts nothing at /dev: tsrunc mounts a tmpfs there itself. */
   mountDefaultDev: boolean;
   /** False when /dev is a bind mount from the host: leave its nodes alone. */
