@@ -53,6 +53,8 @@ export interface Libseccomp {
   attrSet(ctx: FilterContext, attr: number, value: number): number;
   /** The syscall number on the native architecture; NR_SCMP_ERROR when unknown, other negatives for pseudo-syscalls. */
   resolveSyscall(name: string): number;
+  /** The syscall number on the architecture `token` (x32's carry bit 30); NR_SCMP_ERROR when unknown there. */
+  resolveSyscallArch(token: number, name: string): number;
   /** 0 or -errno. */
   ruleAdd(ctx: FilterContext, action: number, syscall: number, conditions: ArgCondition[]): number;
   /** The compiled BPF program: an array of struct sock_filter (8 bytes each). */
@@ -99,6 +101,7 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
     archResolve: declare<[string], number>('uint32_t seccomp_arch_resolve_name(const char *name)'),
     attrSet: declare<[unknown, number, number], number>('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     resolve: declare<[string], number>('int seccomp_syscall_resolve_name(const char *name)'),
+    resolveArch: declare<[number, string], number>('int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)'),
     ruleAddArray: declare<[unknown, number, number, number, unknown], number>(
       'int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const tsrunc_scmp_arg_cmp *arg_array)',
     ),
@@ -122,6 +125,7 @@ export function loadLibseccomp(file: string = LIBSECCOMP): { lib: Libseccomp; sy
     archResolve: (name) => c.archResolve(name) >>> 0,
     attrSet: (ctx, attr, value) => c.attrSet(ctx, attr, value >>> 0),
     resolveSyscall: (name) => c.resolve(name),
+    resolveSyscallArch: (token, name) => c.resolveArch(token >>> 0, name),
     ruleAdd(ctx, action, syscall, conditions) {
       const array = conditions.map((cond) => ({ arg: cond.arg, op: cond.op, datum_a: cond.datumA, datum_b: cond.datumB }));
       return c.ruleAddArray(ctx, action >>> 0, syscall, array.length, array.length > 0 ? array : null);

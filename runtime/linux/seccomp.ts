@@ -41,6 +41,9 @@
  * attribute; as the stage loads the program itself, it passes the kernel flag when the filter
  * has a NOTIFY rule (the flag means nothing without one) after checking that the kernel knows it.
  *
+ * The exported program gets runc's -ENOSYS stub in front (seccomp-enosys.ts): a syscall newer
+ * than the profile fails with ENOSYS rather than the default action.
+ *
  * Syscall names libseccomp does not know on this architecture are skipped, as runc does (it
  * logs them at debug level); buildSeccomp returns them.
  * Rules whose action is the default action are dropped (libseccomp refuses them, runc skips
@@ -52,6 +55,7 @@ import { SPEC_VERSION } from '../version.js';
 import type { CapabilityPlan, SeccompArgPlan, SeccompContainerInfo, SeccompPlan, SeccompRulePlan } from '../plan/types.js';
 import type { Slot, SlotAllocator, StageOp } from '../plan/ops.js';
 import { errnoName } from './libc.js';
+import { BPF_MAXINSNS, SOCK_FILTER_SIZE, enosysArches, enosysStubApplies, patchEnosys, type ProfileArch } from './seccomp-enosys.js';
 import {
   NR_SCMP_ERROR, SCMP_FLTATR_CTL_LOG, SCMP_FLTATR_CTL_OPTIMIZE, SCMP_FLTATR_CTL_SSB, loadLibseccomp,
 } from './libseccomp.js';
@@ -125,7 +129,6 @@ const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5;
 
 const EPERM = 1;
 const EEXIST = 17;
-const BPF_MAXINSNS = 4096;
 const CAP_SYS_ADMIN = 21;
 const MAX_ARGUMENTS = 6;
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -271,6 +274,7 @@ export function planSeccomp(seccomp: OciSeccomp | undefined, container?: Seccomp
   };
 
   const rules: SeccompRulePlan[] = [];
+  const defaultActionNames: string[] = [];
   let notifyPath: string | undefined;
   ((config['syscalls'] ?? []) as unknown[]).forEach((entry, i) => {
     const path = `${root}/syscalls/${i}`;
@@ -284,11 +288,14 @@ export function planSeccomp(seccomp: OciSeccomp | undefined, container?: Seccomp
     const conditionSets = planArgs((args ?? []) as unknown[], path);
     if (isNotify(value)) notifyPath ??= `${path}/action`;
     // libseccomp refuses a rule that repeats the default action; runc skips it, and so do we.
-    if (value === defaultAction) return;
+    if (value === defaultAction) {
+      defaultActionNames.push(...(names as string[]));
+      return;
+    }
     rules.push({ path, names: [...(names as string[])], action: value, conditionSets });
   });
 
-  const plan: SeccompPlan = { defaultAction, architectures, flags, rules, notify: notifyPath !== undefined };
+  const plan: SeccompPlan = { defaultAction, architectures, flags, rules, defaultActionNames, notify: notifyPath !== undefined };
   const listenerPath = config['listenerPath'];
   const metadata = config['listenerMetadata'];
   if (metadata !== undefined && (listenerPath === undefined || listenerPath === '')) {
@@ -397,11 +404,13 @@ function buildProgram(plan: SeccompPlan, skipped: string[]): { program: Buffer; 
   }
   const ctx = lib.init(plan.defaultAction);
   try {
+    const profileArches: ProfileArch[] = [];
     for (const arch of plan.architectures) {
       const token = lib.archResolve(arch.libseccomp);
       if (token === 0) fail(arch.path, `${arch.name} is not supported by libseccomp ${lib.version}`);
       const rc = lib.archAdd(ctx, token);
       if (rc < 0 && rc !== -EEXIST) fail(arch.path, `libseccomp cannot add ${arch.name}: ${errnoName(-rc)}`);
+      profileArches.push({ name: arch.libseccomp, token });
     }
     let flags = plan.notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
     if (plan.flags.log) {
@@ -443,8 +452,14 @@ function buildProgram(plan: SeccompPlan, skipped: string[]): { program: Buffer; 
         }
       }
     }
-    const program = lib.exportBpf(ctx);
-    const instructions = program.length / 8;
+    const exported = lib.exportBpf(ctx);
+    let program = exported;
+    if (enosysStubApplies(plan.defaultAction)) {
+      const names = [...plan.rules.flatMap((rule) => rule.names), ...plan.defaultActionNames];
+      const entries = enosysArches(profileArches, names, (token, name) => lib.resolveSyscallArch(token, name));
+      program = patchEnosys(exported, entries, plan.defaultAction);
+    }
+    const instructions = program.length / SOCK_FILTER_SIZE;
     if (instructions > BPF_MAXINSNS) {
       fail('/linux/seccomp', `the filter compiles to ${instructions} BPF instructions, more than the kernel's limit of ${BPF_MAXINSNS}`);
     }

@@ -108,6 +108,11 @@ export interface SeccompPlan {
     tsync: boolean;
   };
   rules: SeccompRulePlan[];
+  /**
+   * Names of the rules dropped for repeating the default action: they still count for the
+   * largest syscall number of the -ENOSYS stub (linux/seccomp-enosys.ts), as in runc.
+   */
+  defaultActionNames: string[];
   /** Some rule is SCMP_ACT_NOTIFY: load with SECCOMP_FILTER_FLAG_NEW_LISTENER. */
   notify: boolean;
   /** Where the notify fd goes; only when notify. */
