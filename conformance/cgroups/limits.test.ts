@@ -215,7 +215,7 @@ t.test('a failed create leaves no cgroup, and its error names the file and the v
     ['swap', { memory: { limit: 100 * 1024 * 1024, swap: 50 * 1024 * 1024 } }, /cgroup: writing "52428800" to \S+\/memory\.memsw\.limit_in_bytes: invalid argument/],
     ['shares', { cpu: { shares: 1 } }, /cpu\.shares: the kernel keeps "2" instead/],
     ['throttle', { blockIO: { throttleReadBpsDevice: [{ major: 250, minor: 99, rate: 100 }] } }, /cgroup: writing "250:99 100" to \S+\/blkio\.throttle\.read_bps_device: no such device/],
-    ['unified', { unified: { 'memory.high': '1' } }, /unified: needs cgroup v2/],
+    ['unified', { unified: { 'memory.high': '1' } }, /unified: invalid configuration: needs cgroup v2/],
   ];
   for (const [label, resources, expected] of cases) {
     const bundle = sandbox.bundle(withResources(busyboxConfig(['true']), `${name}-${label}`, resources));

@@ -142,7 +142,7 @@ t.test('v1: unified keys are an error', async (t) => {
     t.fail('no error');
   } catch (error) {
     t.ok(error instanceof TsruncError, 'a TsruncError');
-    t.match((error as Error).message, /unified: needs cgroup v2/);
+    t.match((error as Error).message, /unified: invalid configuration: needs cgroup v2/);
   }
   t.same(v1({ unified: {} }), [], 'an empty map is fine');
 });
