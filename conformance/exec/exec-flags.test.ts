@@ -41,7 +41,7 @@ t.test('exec --cgroup CONTROLLER:SUB runs the process in that sub-cgroup, only f
 
   const missing = await sandbox.tsrunc(['exec', '--cgroup', 'nosuch', 'cg1', 'true']);
   t.equal(missing.status, 255, 'a sub-cgroup that does not exist fails');
-  t.match(missing.stderr, /--cgroup: sub-cgroup \S+\/nosuch does not exist/);
+  t.match(missing.stderr, /--cgroup: adding pid to \S+\/nosuch\/cgroup\.procs: no such file or directory \(the sub-cgroup must be made before exec\)/);
   t.equal(missing.stderr.trim().split('\n').length, 1, 'one error line');
 
   const escaping = await sandbox.tsrunc(['exec', '--cgroup', 'pids:../..', 'cg1', 'true']);

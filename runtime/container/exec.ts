@@ -140,7 +140,8 @@ function subCgroups(state: TsruncState, base: Record<string, string>, specs: str
   const paths = execCgroupPaths(base, specs);
   for (const [controller, dir] of Object.entries(paths)) {
     if (dir !== base[controller] && !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new TsruncError(`--cgroup: sub-cgroup ${dir} does not exist (it must be made before exec)`);
+      // runc's words (adding pid ... no such file), checked before anything is started.
+      throw new TsruncError(`--cgroup: adding pid to ${dir}/cgroup.procs: no such file or directory (the sub-cgroup must be made before exec)`);
     }
   }
   return paths;
