@@ -53,7 +53,7 @@ t.test('exec --cgroup CONTROLLER:SUB runs the process in that sub-cgroup, only f
 
   const unknown = await sandbox.tsrunc(['exec', '--cgroup', 'nosuchctl:worker', 'cg1', 'true']);
   t.equal(unknown.status, 255);
-  t.match(unknown.stderr, /the container has no cgroup for controller "nosuchctl"/);
+  t.match(unknown.stderr, /unknown controller "nosuchctl": the container has no cgroup for it/);
 
   t.equal((await sandbox.tsrunc(['delete', '--force', 'cg1'])).status, 0);
   assertNothingLeft(t, sandbox);

@@ -23,7 +23,7 @@ export function execCgroupPaths(containerPaths: CgroupPaths, specs: readonly str
     for (const controller of named) {
       const base = containerPaths[controller];
       if (base === undefined || controller === '') {
-        throw new TsruncError(`--cgroup ${spec}: the container has no cgroup for controller "${controller}"`);
+        throw new TsruncError(`--cgroup ${spec}: unknown controller "${controller}": the container has no cgroup for it`);
       }
       result[controller] = within(base, sub, spec);
     }
