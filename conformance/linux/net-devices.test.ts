@@ -11,6 +11,7 @@
  * its peer is destroyed). Every device a test makes is deleted in its teardown if still there.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import t, { type Test } from 'tap';
 import { Sandbox, busyboxConfig, waitFor, type JsonObject } from '../lib/harness.js';
 import { assertNothingLeft, expectCreateFailure, fields } from '../lib/container-helpers.js';
@@ -125,7 +126,7 @@ t.test('refused before anything moves: one line with the JSON path, exit 1, noth
     ['the name of the loopback', { [device]: { name: 'lo' } }, new RegExp(`/linux/netDevices/${device}/name: the container's network namespace would already have a device "lo"`)],
     ['two devices under one name', { [device]: { name: 'eth9' }, 'tsrtest-other': { name: 'eth9' } }, /\/linux\/netDevices\/tsrtest-other\/name: .*would already have a device "eth9" \(\/linux\/netDevices\/tsrtest-/],
     ['no network namespace', { [device]: {} }, /^tsrunc: config\.json: \/linux\/netDevices: moving network devices needs a new network namespace/, { namespaces: [{ type: 'pid' }, { type: 'mount' }] }],
-    ['a joined network namespace', { [device]: {} }, /^tsrunc: config\.json: \/linux\/netDevices: moving network devices needs a new network namespace \(one without a path\)/,
+    ["the host's own network namespace, joined", { [device]: {} }, /^tsrunc: config\.json: \/linux\/netDevices: the container's network namespace is the host's own .*: there is nowhere to move the devices$/m,
       { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: `/proc/${process.pid}/ns/net` }] }],
   ];
   for (const [name, netDevices, expected, linux] of cases) {
@@ -135,6 +136,35 @@ t.test('refused before anything moves: one line with the JSON path, exit 1, noth
       t.same(hostAddresses(device), ['inet 10.231.4.2/24'], 'with its address');
     });
   }
+});
+
+t.test("a joined network namespace (a pod's, as ip netns add makes it) gets the devices and keeps them after the container, as runc", async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const device = makeDevice(t);
+  const second = makeDevice(t);
+  ip('addr', 'add', '10.231.9.2/24', 'dev', device);
+  const netns = `tsrtest-nd-${process.pid.toString(36)}`;
+  ip('netns', 'add', netns);
+  t.teardown(() => spawnSync('ip', ['netns', 'del', netns], { stdio: 'ignore' }));
+  const joined = { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: `/run/netns/${netns}` }] };
+  const script = 'echo net=$(readlink /proc/self/ns/net); echo flags=$(cat /sys/class/net/eth9/flags); ip -o addr show dev eth9 | while read n dev family addr rest; do echo addr=$family $addr; done';
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(netConfig(['sh', '-c', script], { [device]: { name: 'eth9' } }, joined)), 'joined']);
+  t.equal(result.status, 0, result.stderr);
+  const seen = fields(result.stdout);
+  t.equal(seen['net'], `net:[${fs.statSync(`/run/netns/${netns}`).ino}]`, 'the container ran in the joined namespace');
+  t.ok(Number(seen['flags']) & 1, 'eth9 is up in it');
+  t.equal(seen['addr'], 'inet 10.231.9.2/24', 'with its address');
+  t.notOk(hostHas(device), 'the host no longer has it');
+  const after = spawnSync('ip', ['-n', netns, '-o', 'addr', 'show', 'dev', 'eth9'], { encoding: 'utf8' });
+  t.equal(after.status, 0, 'after the container, eth9 is still in the namespace, for its owner');
+  t.match(after.stdout, /inet 10\.231\.9\.2\/24/);
+
+  // A name the joined namespace already has: the kernel's EEXIST, the device left on the host.
+  await expectCreateFailure(t, sandbox, netConfig(['true'], { [second]: { name: 'eth9' } }, joined),
+    new RegExp(`^tsrunc: config\\.json: /linux/netDevices/${second}: the container's network namespace already has a device named eth9$`, 'm'));
+  t.ok(hostHas(second), `${second} is still on the host`);
+  assertNothingLeft(t, sandbox);
 });
 
 t.test('a create that fails after the move puts the device back as it was', async (t) => {

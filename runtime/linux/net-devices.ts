@@ -1,14 +1,16 @@
 /**
  * linux.netDevices (runtime-spec 1.2+, config-linux.md "Network Devices"): host network devices
- * moved into the container's new network namespace at create, optionally renamed, their
+ * moved into the container's network namespace (a new one, or one it joins) at create, optionally renamed, their
  * permanent global addresses added again there (the kernel drops addresses on a move) and set up.
  *
  * planNetDevices checks the config (pure, with what it needs of the host passed in);
  * moveNetDevices moves them through rtnetlink once the init, and with it the namespace, exists.
  * A create that fails afterwards moves them back (MovedNetDevices.moveBack). Nothing is done at
  * delete: the spec forbids moving them out, and when the namespace dies the kernel returns
- * physical devices to the host's initial namespace and destroys virtual ones (README, Security).
+ * physical devices to the host's initial namespace and destroys virtual ones (README, Security);
+ * a joined namespace keeps them, for its owner.
  */
+import fs from 'node:fs';
 import { SyscallError, TsruncError } from '../errors.js';
 import { isDebugOn, logDebug, logWarning } from '../log.js';
 import type { NamespacePlan, NetDevicePlan } from '../plan/types.js';
@@ -66,15 +68,12 @@ export function planNetDevices(
   if (!namespaces.types.includes('network')) {
     throw new TsruncError(`${where}: moving network devices needs a new network namespace in /linux/namespaces; without one the container uses the host's`);
   }
-  if (namespaces.joins.some((join) => join.type === 'network')) {
-    // Devices moved into a namespace someone else owns would stay there after the container.
-    throw new TsruncError(`${where}: moving network devices needs a new network namespace (one without a path): tsrunc moves devices only into a namespace it makes`);
-  }
   if (!host.runtimeIsRoot) {
     throw new TsruncError(`${where}: moving network devices needs root (CAP_NET_ADMIN over the host's network namespace), as in runc`);
   }
-  // A new namespace holds only its loopback: names clash with "lo" or with each other.
-  const taken = new Map<string, string>([['lo', "the new namespace's loopback"]]);
+  // Every network namespace has its loopback: names clash with "lo" or with each other (a joined
+  // namespace may hold more; the kernel's EEXIST names those at create).
+  const taken = new Map<string, string>([['lo', "the namespace's loopback"]]);
   return entries.map(([hostName, entry]) => {
     const at = `${where}/${pointerKey(hostName)}`;
     const badHost = invalidNetDeviceName(hostName, false);
@@ -92,6 +91,11 @@ export function planNetDevices(
     if (!host.netDeviceExists(hostName)) throw new TsruncError(`${at}: the host has no network device "${hostName}"`);
     return { hostName, name, path: at.slice('config.json: '.length) };
   });
+}
+
+function sameFile(a: string, b: string): boolean {
+  const [first, second] = [fs.statSync(a), fs.statSync(b)];
+  return first.ino === second.ino && first.dev === second.dev;
 }
 
 /** A device create moved, and what putting it back needs. */
@@ -120,9 +124,17 @@ export class MovedNetDevices {
     private readonly host: RouteSocket,
   ) {}
 
-  /** Holds the network namespace of process `initPid` (the container's init), to move devices into. */
+  /**
+   * Holds the network namespace of process `initPid` (the container's init), to move devices
+   * into: a new one, or one the config joins (a pod's, made by the manager; the devices then stay
+   * there after the container, for the namespace's owner to deal with, as runc leaves them).
+   */
   static open(initPid: number): MovedNetDevices {
-    const containerNetns = open(`/proc/${initPid}/ns/net`, O_RDONLY | O_CLOEXEC, 0, `opening the network namespace of the container init (pid ${initPid})`);
+    const nsFile = `/proc/${initPid}/ns/net`;
+    if (sameFile(nsFile, '/proc/self/ns/net')) {
+      throw new TsruncError("config.json: /linux/netDevices: the container's network namespace is the host's own (the network entry of /linux/namespaces joins it): there is nowhere to move the devices");
+    }
+    const containerNetns = open(nsFile, O_RDONLY | O_CLOEXEC, 0, `opening the network namespace of the container init (pid ${initPid})`);
     let hostNetns: number | undefined;
     try {
       hostNetns = openOwnNetns();
@@ -149,12 +161,16 @@ export class MovedNetDevices {
     if (!link) throw new TsruncError(context(`the host has no network device "${device.hostName}" (any more)`));
     const addresses = this.host.addresses(link.index, context(`listing the addresses of ${device.hostName}`))
       .filter((address) => (address.flags & IFA_F_PERMANENT) !== 0);
+    const taken = () => new TsruncError(context(`the container's network namespace already has a device named ${device.name}`));
+    // Asked first: the kernel may move the device under its own name and only then refuse the new one.
+    if (!device.name.includes('%d') && inContainer.link(device.name, context(`looking ${device.name} up in the container's network namespace`))) throw taken();
     try {
       this.host.setLink(link.index, { netnsFd: this.containerNetns, name: device.name }, context(`moving ${device.hostName} into the container's network namespace as ${device.name}`));
     } catch (error) {
-      if (error instanceof SyscallError && error.errno === EEXIST) {
-        throw new TsruncError(context(`the container's network namespace already has a device named ${device.name}`));
-      }
+      // Moved all the same (a name taken meanwhile): recorded, so that moveBack returns it.
+      const movedAnyway = !this.host.link(device.hostName, context(`looking ${device.hostName} up on the host again`)) && inContainer.link(link.index, context(`finding ${device.hostName} in the container's network namespace`));
+      if (movedAnyway) this.moved.push({ device, index: movedAnyway.index, name: movedAnyway.name, wasUp: link.up, hostAddresses: addresses });
+      if (error instanceof SyscallError && error.errno === EEXIST) throw taken();
       throw error;
     }
     // Recorded at once: whatever fails from here on, moveBack finds it (by its index, kept below).
