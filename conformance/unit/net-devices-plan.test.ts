@@ -40,18 +40,19 @@ t.test('planNetDevices: the devices in config order, renamed or not', async (t) 
   t.same(planNetDevices({ eth1: { name: 'eth%d' }, eth2: { name: 'eth%d' } }, newNet, host).map((d) => d.name), ['eth%d', 'eth%d'], 'templates never clash');
   t.same(planNetDevices({ eth1: { name: 'eth2' }, eth2: { name: 'eth1' } }, newNet, host).map((d) => d.name), ['eth2', 'eth1'], 'swapped names are fine: they are taken in another namespace');
   t.equal(planNetDevices({ 'we~ird': {} }, newNet, host)[0]?.path, '/linux/netDevices/we~0ird', 'the JSON path escapes "~" (RFC 6901)');
+  t.same(planNetDevices({ eth1: { name: 'net1' } }, planNamespaces([{ type: 'network', path: '/run/netns/x' }]), host).map((d) => d.name), ['net1'],
+    "a joined namespace (a pod's) too, as runc");
 });
 
 t.test('planNetDevices: refusals name their JSON path', async (t) => {
   const refuse = (netDevices: Record<string, { name?: string }>, message: RegExp, namespaces = newNet, on: NetDeviceHost = host) =>
     t.throws(() => planNetDevices(netDevices, namespaces, on), { message }, message.source);
   refuse({ eth1: {} }, /^config\.json: \/linux\/netDevices: moving network devices needs a new network namespace in \/linux\/namespaces/, planNamespaces([{ type: 'pid' }]));
-  refuse({ eth1: {} }, /^config\.json: \/linux\/netDevices: .*one without a path/, planNamespaces([{ type: 'network', path: '/run/netns/x' }]));
   refuse({ eth1: {} }, /^config\.json: \/linux\/netDevices: moving network devices needs root/, newNet, { ...host, runtimeIsRoot: false });
   refuse({ eth9: {} }, /^config\.json: \/linux\/netDevices\/eth9: the host has no network device "eth9"$/);
   refuse({ 'a/b': {} }, /^config\.json: \/linux\/netDevices\/a~1b: "a\/b" is not a valid network device name/);
   refuse({ eth1: { name: 'x:y' } }, /^config\.json: \/linux\/netDevices\/eth1\/name: "x:y" is not a valid network device name/);
-  refuse({ eth1: { name: 'lo' } }, /^config\.json: \/linux\/netDevices\/eth1\/name: the container's network namespace would already have a device "lo" \(the new namespace's loopback\)/);
+  refuse({ eth1: { name: 'lo' } }, /^config\.json: \/linux\/netDevices\/eth1\/name: the container's network namespace would already have a device "lo" \(the namespace's loopback\)/);
   refuse({ eth1: { name: 'eth2' }, eth2: {} }, /^config\.json: \/linux\/netDevices\/eth2: the container's network namespace would already have a device "eth2" \(\/linux\/netDevices\/eth1\)/);
   // Names are checked before the host is asked: a bad name is the error even for a missing device.
   refuse({ nosuch: { name: 'a b' } }, /\/linux\/netDevices\/nosuch\/name: "a b"/);
