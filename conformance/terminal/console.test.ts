@@ -127,6 +127,29 @@ t.test('run in the foreground under a real terminal: keys reach the process, the
   assertNothingLeft(t, sandbox);
 });
 
+t.test('run in the foreground with terminal when the stage waits for start before its root changes: the pty still comes', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  // tty(1) needs the name under the root's /dev/pts, which a rootfs without mounts lacks: ask isatty.
+  const script = 'echo tty=$([ -t 0 ] && [ -t 2 ] && echo yes); read line; echo typed=$line; exit 5';
+  const base = terminalConfig(script);
+  const linux = base['linux'] as JsonObject;
+  const cases: [string, JsonObject][] = [
+    // The host's devpts: the container shares the host's mount namespace.
+    ['no mount namespace', { ...base, linux: { ...linux, namespaces: [{ type: 'pid' }, { type: 'uts' }] } }],
+    ['no proc on the new root', { ...base, mounts: [(base['mounts'] as JsonObject[]).find((m) => m['destination'] === '/dev')!, devpts] }],
+  ];
+  for (const [index, [name, config]] of cases.entries()) {
+    // Before the fix run waited for the pty before start, and the stage made it only after: a hang (killed at 20 s).
+    const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), `early${index}`], { input: 'hi\n', timeoutMs: 20_000 });
+    t.equal(result.status, 5, `${name}: the process's exit status (${result.signal ?? ''} ${result.stderr})`);
+    const seen = fields(clean(result.stdout));
+    t.equal(seen['tty'], 'yes', `${name}: the process's stdin and stderr are a terminal`);
+    t.equal(seen['typed'], 'hi', `${name}: stdin reaches it`);
+  }
+  assertNothingLeft(t, sandbox);
+});
+
 /** The private socket dirs of foreground terminals (they must not outlive the command). */
 function consoleSocketDirs(): string[] {
   return fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('tsrunc-console-'));

@@ -128,6 +128,10 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
       beforePivot.push({ op: 'send', label: 'asking for the prestart and createRuntime hooks', message: { type: 'hooks' } }, { op: 'await', label: 'waiting for the prestart and createRuntime hooks' });
     }
     if (plan.hooks && hookState) beforePivot.push(...hookOps('createContainer', plan.hooks.createContainer, hookState));
+    // No mount namespace: no devpts of the container's; the pty comes from the host's (the one
+    // the container shares), before the chroot.
+    const consoleBeforeRoot = plan.console && consoleSocket !== null && plan.rootfs.chrootOnly;
+    if (consoleBeforeRoot) beforePivot.push(...consoleOps(plan.console!, consoleSocket, false, slots));
     if (waitEarly) beforePivot.push(...ready);
     ops.push(...rootfsOps(plan.rootfs, { slots, checks, trees, mountinfo: facts.mountinfo, cgroup: facts.cgroup, beforePivot }));
 
@@ -139,7 +143,7 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
     }
     if (plan.hostname !== undefined) ops.push({ op: 'sethostname', label: `setting the hostname ${plan.hostname}`, name: plan.hostname });
     if (plan.domainname !== undefined) ops.push({ op: 'setdomainname', label: `setting the domainname ${plan.domainname}`, name: plan.domainname });
-    if (plan.console && consoleSocket !== null) ops.push(...consoleOps(plan.console, consoleSocket, !plan.rootfs.chrootOnly, slots));
+    if (plan.console && consoleSocket !== null && !consoleBeforeRoot) ops.push(...consoleOps(plan.console, consoleSocket, true, slots));
     ops.push(...devReadonlyOps(plan.rootfs));
 
     const context = { slots, lastCap, seccomp, setgroupsDenied: facts.setgroupsDenied };

@@ -47,8 +47,11 @@ async function runWith(options: RunOptions, terminal: ForegroundTerminal | undef
   });
   let relayed: Promise<void> | undefined;
   try {
-    terminal?.receive();
     startContainer(options.root, options.id);
+    // After start: a stage that waits for start before its root changes (no mount namespace, or
+    // no proc on the new root) makes the pty only then. It is queued on the socket by the time
+    // start returns (the stage's exec.fifo closes at its execve, after the pty was sent).
+    terminal?.receive();
   } catch (error) {
     deleteContainer(options.root, options.id, true);
     throw error;
