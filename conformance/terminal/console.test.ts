@@ -110,6 +110,7 @@ t.test('run in the foreground with terminal and no --console-socket: tsrunc rela
   t.equal(seen['tty'], '/dev/pts/0', "the process's stdio is a pty of the container's devpts");
   t.equal(seen['size'], '33 111', "consoleSize applied (tsrunc's own stdout is no terminal here)");
   t.equal(seen['typed'], 'hello pty', "tsrunc's stdin reaches the process through the pty");
+  t.notOk(result.stdout.includes('\r'), 'lines end in a bare newline: ONLCR is cleared on the pty, as runc does');
   t.equal(result.stderr, '', 'nothing on stderr');
   t.same(consoleSocketDirs().filter((d) => !consoleSocketsBefore.includes(d)), [], 'the private console socket is gone');
   assertNothingLeft(t, sandbox);

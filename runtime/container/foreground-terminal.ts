@@ -13,6 +13,12 @@ import * as libc from '../linux/libc.js';
 import { listenUnix, receiveOneFd } from '../linux/scm-rights.js';
 
 const TIOCSWINSZ = 0x5414;
+const TCGETS = 0x5401;
+const TCSETS = 0x5402;
+/** struct termios as TCGETS fills it: c_oflag is the second 32-bit word. */
+const TERMIOS_SIZE = 60;
+const C_OFLAG_OFFSET = 4;
+const ONLCR = 0x4;
 
 /**
  * Runs `body` with a ForegroundTerminal when tsrunc stays attached and has no --console-socket
@@ -55,6 +61,7 @@ export class ForegroundTerminal {
     if (this.listenFd === undefined) return;
     this.master = receiveOneFd(this.listenFd, "receiving the container's terminal");
     this.closeSocket();
+    clearOnlcr(this.master);
   }
 
   /**
@@ -128,4 +135,15 @@ export class ForegroundTerminal {
     if (this.master !== undefined) libc.close(this.master);
     this.master = undefined;
   }
+}
+
+/**
+ * Output as the process wrote it: without ONLCR the pty does not turn "\n" into "\r\n", as
+ * runc sets it (the caller's own terminal adds what it needs), so piped output compares equal.
+ */
+function clearOnlcr(master: number): void {
+  const termios = Buffer.alloc(TERMIOS_SIZE);
+  libc.ioctlBuffer(master, TCGETS, termios, "terminal: reading the container's terminal settings");
+  termios.writeUInt32LE(termios.readUInt32LE(C_OFLAG_OFFSET) & ~ONLCR, C_OFLAG_OFFSET);
+  libc.ioctlBuffer(master, TCSETS, termios, "terminal: clearing ONLCR on the container's terminal");
 }
