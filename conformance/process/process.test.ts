@@ -145,6 +145,21 @@ t.test('capabilities are exactly the configured sets', async (t) => {
   assertNothingLeft(t, sandbox);
 });
 
+t.test('an unknown capability is left out with a warning naming it, as the runtime-spec asks (and runc does)', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const names = ['CAP_CHOWN', 'CAP_KILL'];
+  const sets = { bounding: [...names, 'CAP_UNKNOWN'], inheritable: names, permitted: names, effective: ['CAP_NOPE', ...names], ambient: [] };
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(withProcess(busyboxConfig(['sh', '-c', printCapabilities]), { capabilities: sets })), 'unknowncap']);
+  t.equal(result.status, 0, `create and run succeed: ${result.stderr}`);
+  t.match(result.stderr, /level=warning msg="config\.json: \/process\/capabilities\/bounding\/2: unknown capability \\"CAP_UNKNOWN\\", left out"/);
+  t.match(result.stderr, /\/process\/capabilities\/effective\/0: unknown capability \\"CAP_NOPE\\", left out/);
+  const seen = fields(result.stdout);
+  t.equal(seen['CapBnd'], maskOf(names), 'the known ones are set');
+  t.equal(seen['CapEff'], maskOf(names));
+  assertNothingLeft(t, sandbox);
+});
+
 t.test('the program inherits no fd but stdio', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());

@@ -70,7 +70,7 @@ export function checkBundle(options: CheckOptions): CheckReport {
     ...cgroupControllerProblems(config),
     ...sysctlProblems(config),
     ...netDeviceProblems(config),
-    ...capabilityProblems(config),
+    ...capabilityProblems(config, report.warnings),
     ...namespaceProblems(config),
   ];
   report.problems.push(...hostProblems);
@@ -256,7 +256,7 @@ function netDeviceProblems(config: OciConfig): Problem[] {
   return problems;
 }
 
-function capabilityProblems(config: OciConfig): Problem[] {
+function capabilityProblems(config: OciConfig, warnings: Problem[]): Problem[] {
   const known = new Set(capabilityNames);
   const last = lastCapability();
   const problems: Problem[] = [];
@@ -264,7 +264,7 @@ function capabilityProblems(config: OciConfig): Problem[] {
     (names as string[]).forEach((name, index) => {
       const number = capabilityNames.indexOf(name); // the names are in number order
       if (!known.has(name)) {
-        problems.push({ path: `/process/capabilities/${set}/${index}`, message: `unknown capability "${name}": see capabilities(7) for the CAP_* names` });
+        warnings.push({ path: `/process/capabilities/${set}/${index}`, message: `unknown capability "${name}": create leaves it out (see capabilities(7) for the CAP_* names)` });
       } else if (number > last) {
         problems.push({ path: `/process/capabilities/${set}/${index}`, message: `${name} is newer than this kernel (its last is ${capabilityName(last)}): remove it` });
       }

@@ -3,7 +3,7 @@
  * before the exec.
  */
 import fs from 'node:fs';
-import { TsruncError } from '../errors.js';
+import { logWarning } from '../log.js';
 import type { CapabilityPlan, CapabilitySetName } from '../plan/types.js';
 import type { StageOp } from '../plan/ops.js';
 
@@ -26,16 +26,21 @@ export const capabilityNames: readonly string[] = Object.keys(capabilityNumbers)
 export const capabilitySetNames: readonly CapabilitySetName[] = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'];
 export type CapabilityConfig = Partial<Record<CapabilitySetName, readonly string[]>>;
 
-/** Pure: capability names → numbers; an unknown name is an error naming its JSON path. */
-export function planCapabilities(config: CapabilityConfig): CapabilityPlan {
+/**
+ * Capability names → numbers. An unknown name is left out with a warning naming its JSON path:
+ * "Any value which cannot be mapped to a relevant kernel interface [...] MUST be logged as a
+ * warning by the runtime. Runtimes SHOULD NOT fail" (runtime-spec config.md), as runc does.
+ */
+export function planCapabilities(config: CapabilityConfig, warn: (message: string) => void = logWarning): CapabilityPlan {
   const plan = {} as CapabilityPlan;
   for (const set of capabilitySetNames) {
-    plan[set] = (config[set] ?? []).map((name, index) => {
+    plan[set] = (config[set] ?? []).flatMap((name, index) => {
       const number = capabilityNumbers[name];
       if (number === undefined) {
-        throw new TsruncError(`config.json: /process/capabilities/${set}/${index}: unknown capability "${name}"`);
+        warn(`config.json: /process/capabilities/${set}/${index}: unknown capability "${name}", left out`);
+        return [];
       }
-      return number;
+      return [number];
     });
   }
   return plan;
