@@ -39,7 +39,7 @@ export async function killContainer(root: string, id: string, signal: number, al
   const stopped = containerStatus(state, dir) === 'stopped';
   // runc: the init of a stopped container cannot be signalled, but --all still succeeds there,
   // signalling what may be left in its cgroup (nothing, when it had its own PID namespace).
-  if (stopped && !all) throw new TsruncError(`container ${id} is not running`);
+  if (stopped && !all) throw new TsruncError(`cannot kill container ${id}: container not running`);
   let targets = [state.pid];
   if (all && state.cgroupPaths && Object.keys(state.cgroupPaths).length > 0) {
     const { cgroupManagerFromPaths, checkedCgroupPaths, signalAllInCgroup } = await import('../linux/cgroups/index.js');
