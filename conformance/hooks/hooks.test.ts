@@ -269,6 +269,21 @@ t.test("a startContainer hook runs under the container's seccomp filter, as runc
   assertNothingLeft(t, sandbox);
 });
 
+t.test("a startContainer hook without env gets the process's environment, HOME included, as runc", async (t) => {
+  const sandbox = sandboxFor(t);
+  const base = sandbox.config({
+    startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'env > /out/hook.env'] }, { path: '/bin/sh', args: ['sh', '-c', 'env > /out/own.env'], env: ['OWN=1', 'PATH=/bin'] }],
+  }, ['true']);
+  const config = { ...base, process: { ...(base['process'] as JsonObject), env: ['ONE=two', 'FOO=bar', 'PATH=/bin'] } };
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), sandbox.nextId()]);
+  t.equal(result.status, 0, result.stderr);
+  const seen = fs.readFileSync(path.join(sandbox.out, 'hook.env'), 'utf8').trim().split('\n').filter((line) => !line.startsWith('PWD=') && !line.startsWith('SHLVL='));
+  t.same(seen.sort(), ['FOO=bar', 'HOME=/root', 'ONE=two', 'PATH=/bin'], "the process's variables and HOME");
+  const own = fs.readFileSync(path.join(sandbox.out, 'own.env'), 'utf8').trim().split('\n').filter((line) => !line.startsWith('PWD=') && !line.startsWith('SHLVL='));
+  t.same(own.sort(), ['OWN=1', 'PATH=/bin'], 'a hook with an env gets exactly that');
+  assertNothingLeft(t, sandbox);
+});
+
 t.test('failing poststart and poststop hooks are warnings; the rest still runs', async (t) => {
   const sandbox = sandboxFor(t);
   const bundle = sandbox.bundle(sandbox.config({

@@ -160,6 +160,16 @@ t.test('an unknown capability is left out with a warning naming it, as the runti
   assertNothingLeft(t, sandbox);
 });
 
+t.test("the environment as runc hands it over: a variable set twice once, with its last value; an empty HOME from /etc/passwd", async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const config = withProcess(busyboxConfig(['env']), { env: ['ONE=two', 'HOME=', 'ONE=', 'PATH=/usr/bin:/bin'] });
+  const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), 'envonce']);
+  t.equal(result.status, 0, result.stderr);
+  t.same(result.stdout.trim().split('\n').sort(), ['HOME=/root', 'ONE=', 'PATH=/usr/bin:/bin'], "ONE once, HOME the rootfs's root home");
+  assertNothingLeft(t, sandbox);
+});
+
 t.test('the program inherits no fd but stdio', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());

@@ -17,6 +17,7 @@ import { planRlimits, type RlimitConfig } from '../../runtime/linux/rlimits.js';
 import { defaultDevices, planDevices } from '../../runtime/linux/devices.js';
 import { planContainer, type CreateFlags } from '../../runtime/container/plan-init.js';
 import { validateId } from '../../runtime/container/id.js';
+import { processEnvironment } from '../../runtime/container/process-env.js';
 import { parseSignal } from '../../runtime/container/signals.js';
 import { formatTable } from '../../runtime/container/query.js';
 
@@ -350,4 +351,12 @@ t.test('recursive mount options: mount_setattr attributes to set and clear, the 
   t.equal(parseMountOptions(['rro', 'mode=755']).data, 'mode=755', 'not passed to the filesystem');
   t.equal(parseMountOptions(['tmpcopyup', 'mode=1777']).copyUp, true, 'tmpcopyup: a copy, not a filesystem option');
   t.equal(parseMountOptions(['tmpcopyup', 'mode=1777']).data, 'mode=1777');
+});
+
+t.test('processEnvironment: the last value of a variable set twice, at its first place; an empty HOME is unset', async (t) => {
+  t.same(processEnvironment(['ONE=two', 'PATH=/bin', 'ONE=', 'TWO=2']), ['ONE=', 'PATH=/bin', 'TWO=2']);
+  t.same(processEnvironment(['HOME=', 'PATH=/bin']), ['PATH=/bin'], 'so that the stage fills it from /etc/passwd');
+  t.same(processEnvironment(['HOME=/override', 'HOME=']), [], 'the last HOME wins, and is empty');
+  t.same(processEnvironment(['HOME=', 'HOME=/x']), ['HOME=/x']);
+  t.same(processEnvironment(['A=1=2', 'A']), ['A'], 'an entry without "=" names the variable it replaces');
 });

@@ -150,7 +150,7 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
     if (proc) ops.push(...processSetupOps(proc, context));
     if (!waitEarly) ops.push(...ready);
     // runtime.md Lifecycle step 7; config.md: resolves and runs in the container namespace.
-    const startHooks = plan.hooks && hookState ? hookOps('startContainer', plan.hooks.startContainer, hookState) : [];
+    const startHooks = plan.hooks && hookState ? hookOps('startContainer', plan.hooks.startContainer, hookState, proc?.env) : [];
     if (!proc) {
       ops.push(...startHooks, { op: 'fail', label: 'starting', message: 'config.json has no process to start' });
     } else {

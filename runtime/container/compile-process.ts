@@ -112,15 +112,19 @@ export function processExecOps(proc: ProcessPlan, context: ProcessContext, fds: 
   return ops;
 }
 
-/** The hooks of one kind, run by the stage in the container's namespaces. */
-export function hookOps(kind: string, hooks: readonly Hook[], state: HookState): StageOp[] {
+/**
+ * The hooks of one kind, run by the stage in the container's namespaces. A hook with an `env`
+ * gets exactly that; one without gets `inherited` (startContainer: the process's environment,
+ * HOME included, as runc's init hands its own to the hooks it runs), else none.
+ */
+export function hookOps(kind: string, hooks: readonly Hook[], state: HookState, inherited?: readonly string[]): StageOp[] {
   return hooks.map((hook, index) => ({
     op: 'hook',
     label: `hook #${index} (${kind}, ${hook.path})`,
     path: hook.path,
     args: [...(hook.args ?? [])],
-    // Exactly the hook's env, as runc does: nothing of tsrunc's (or the stage's) environment.
-    env: [...(hook.env ?? [])],
+    env: [...(hook.env ?? inherited ?? [])],
+    addHome: hook.env === undefined && inherited !== undefined && !inherited.some((entry) => entry.startsWith('HOME=')),
     stdin: JSON.stringify(state),
     timeoutSeconds: hook.timeout ?? 0,
   }));

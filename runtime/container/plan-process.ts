@@ -6,6 +6,7 @@ import { planCapabilities } from '../linux/capabilities.js';
 import { planLsm } from '../linux/lsm.js';
 import { planRlimits } from '../linux/rlimits.js';
 import { planSeccomp } from '../linux/seccomp.js';
+import { processEnvironment } from './process-env.js';
 
 export interface ProcessPlanOptions {
   /** Added to the process's environment (LISTEN_FDS and LISTEN_PID for passed fds). */
@@ -20,7 +21,7 @@ export function planProcess(proc: OciProcess, seccomp: OciSeccomp | undefined, c
   const user = proc.user ?? { uid: 0, gid: 0 };
   return {
     args: [...proc.args],
-    env: [...(proc.env ?? []), ...(options.extraEnv ?? [])],
+    env: processEnvironment([...(proc.env ?? []), ...(options.extraEnv ?? [])]),
     cwd: proc.cwd,
     uid: user.uid,
     gid: user.gid,

@@ -93,6 +93,7 @@ void op_hook(const struct op *op) {
   if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(exec_status, O_CLOEXEC) < 0) {
     fail_call(op, "pipe2", errno);
   }
+  if (op_int(op, 2)) append_home(op->envp); /* a startContainer hook with the process's env */
   pid_t pid = fork();
   if (pid < 0) fail_call(op, "fork", errno);
   if (pid == 0) {

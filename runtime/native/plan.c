@@ -74,11 +74,11 @@ static void build_arrays(struct op *op) {
     op->argv = string_array(op, 2, argc, 0);
     op->envp = string_array(op, 2 + argc, op->n_strs - 2 - argc, 1);
   } else if (op->code == OP_HOOK) {
-    /* ints: timeout seconds, argc; strs: label, path, stdin, argv..., env... */
-    if (op->n_ints < 2 || op->n_strs < 3) fail_text("decoding the plan: hook is missing fields");
+    /* ints: timeout seconds, argc, addHome; strs: label, path, stdin, argv..., env... */
+    if (op->n_ints < 3 || op->n_strs < 3) fail_text("decoding the plan: hook is missing fields");
     uint32_t argc = (uint32_t)op->ints[1];
     op->argv = string_array(op, 3, argc, 0);
-    op->envp = string_array(op, 3 + argc, op->n_strs - 3 - argc, 0);
+    op->envp = string_array(op, 3 + argc, op->n_strs - 3 - argc, 1);
   }
 }
 

@@ -243,14 +243,18 @@ void op_seccomp(const struct op *op) {
   if (op_int(op, 1) >= 0) set_slot(op, op_int(op, 1), (int)fd);
 }
 
+/* HOME as home-from-passwd found it, into the spare slot decode left before envp's NULL. */
+void append_home(char **envp) {
+  if (!home_variable[0]) return;
+  size_t env_count = 0;
+  while (envp[env_count]) env_count++;
+  envp[env_count] = home_variable;
+}
+
 /* exec: ints argc, add HOME from home-from-passwd, run what find-executable found; strs label, path, argv..., env... */
 _Noreturn void op_exec(const struct op *op) {
   const char *path = op_int(op, 2) ? found_executable : op_str(op, 1);
-  if (op_int(op, 1) && home_variable[0]) {
-    size_t env_count = 0;
-    while (op->envp[env_count]) env_count++;
-    op->envp[env_count] = home_variable; /* decode left a spare slot before the NULL */
-  }
+  if (op_int(op, 1)) append_home(op->envp);
   execve(path, op->argv, op->envp);
   char call[PATH_MAX + 16];
   snprintf(call, sizeof call, "execve %s", path);

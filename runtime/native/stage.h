@@ -163,6 +163,7 @@ void op_place_fds(const struct op *op);
 void op_reset_signals(const struct op *op);
 void op_seccomp(const struct op *op);
 _Noreturn void op_exec(const struct op *op);
+void append_home(char **envp);
 
 /* terminal.c */
 void op_pty(const struct op *op);

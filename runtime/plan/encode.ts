@@ -84,7 +84,7 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
     case 'chown-stdio': return { ints: [op.uid, op.nullRdev], strs: [] };
     case 'hook': {
       const argv = op.args.length > 0 ? op.args : [op.path];
-      return { ints: [op.timeoutSeconds, argv.length], strs: [op.path, op.stdin, ...argv, ...op.env] };
+      return { ints: [op.timeoutSeconds, argv.length, op.addHome ? 1 : 0], strs: [op.path, op.stdin, ...argv, ...op.env] };
     }
     case 'find-executable': return { ints: [], strs: [op.notFound, ...op.candidates] };
     case 'home-from-passwd': return { ints: [op.uid], strs: [op.passwd] };

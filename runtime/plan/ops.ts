@@ -91,7 +91,8 @@ export type StageOp =
   | { op: 'set-ctty'; label: string; fd: Slot }
   /** fds 0-2 handed to uid, as runc does (not /dev/null, not what uid owns, not where the kernel refuses). */
   | { op: 'chown-stdio'; label: string; uid: number; nullRdev: number }
-  | { op: 'hook'; label: string; path: string; args: string[]; env: string[]; stdin: string; timeoutSeconds: number }
+  /** addHome: HOME from home-from-passwd too, as the process gets it (a startContainer hook with the process's env). */
+  | { op: 'hook'; label: string; path: string; args: string[]; env: string[]; addHome: boolean; stdin: string; timeoutSeconds: number }
   /** The first regular file this process may execute; none: fails with `notFound`. */
   | { op: 'find-executable'; label: string; candidates: string[]; notFound: string }
   | { op: 'home-from-passwd'; label: string; uid: number; passwd: string }
