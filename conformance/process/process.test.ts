@@ -4,9 +4,10 @@
  * when the cwd or the program is wrong.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { Sandbox, busyboxConfig } from '../lib/harness.js';
-import { assertNothingLeft, capabilityMask, expectCreateFailure, fields, runScript, withProcess } from '../lib/container-helpers.js';
+import { assertNothingLeft, capabilityMask, copyRootfs, expectCreateFailure, fields, runScript, withProcess } from '../lib/container-helpers.js';
 
 /** From linux/capability.h, kept apart from the runtime's own table so a wrong entry there shows. */
 const capabilityNumber: Record<string, number> = {
@@ -167,6 +168,24 @@ t.test("the environment as runc hands it over: a variable set twice once, with i
   const result = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config), 'envonce']);
   t.equal(result.status, 0, result.stderr);
   t.same(result.stdout.trim().split('\n').sort(), ['HOME=/root', 'ONE=', 'PATH=/usr/bin:/bin'], "ONE once, HOME the rootfs's root home");
+  assertNothingLeft(t, sandbox);
+});
+
+t.test('a program only its owner may execute runs for another user with CAP_DAC_OVERRIDE, as at execve (runc)', async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const rootfs = copyRootfs(sandbox);
+  // Every applet is busybox: in this copy only its owner (root) may execute it.
+  fs.chmodSync(fs.realpathSync(path.join(rootfs, 'bin', 'echo')), 0o744);
+  const config = (caps: string[]) => withProcess(busyboxConfig(['/bin/echo', 'ran'], { root: { path: rootfs } }), {
+    user: { uid: 1000, gid: 100 },
+    capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: caps },
+  });
+  const without = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config([])), 'nodac']);
+  t.not(without.status, 0, 'without the capability it cannot run');
+  const withDac = await sandbox.tsrunc(['run', '--bundle', sandbox.bundle(config(['CAP_DAC_OVERRIDE'])), 'dac']);
+  t.equal(withDac.status, 0, `with CAP_DAC_OVERRIDE it runs: ${withDac.stderr}`);
+  t.equal(withDac.stdout, 'ran\n');
   assertNothingLeft(t, sandbox);
 });
 

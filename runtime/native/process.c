@@ -118,7 +118,9 @@ void op_find_executable(const struct op *op) {
   for (uint32_t i = 2; i < op->n_strs; i++) {
     const char *candidate = op->strs[i].p;
     struct stat st;
-    if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0) {
+    /* AT_EACCESS: the process's own uid and capabilities decide, as at its execve (access(2)
+       would ask as the real uid, without CAP_DAC_OVERRIDE). */
+    if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && faccessat(AT_FDCWD, candidate, X_OK, AT_EACCESS) == 0) {
       snprintf(found_executable, sizeof found_executable, "%s", candidate);
       return;
     }
