@@ -175,6 +175,28 @@ t.test('a read-only /dev tmpfs gets its nodes and /dev/pts first, then turns rea
   assertNothingLeft(t, sandbox);
 });
 
+t.test("a tmpfs takes its mount point's mode (set-id and sticky bits too) unless its options give one, as runc", async (t) => {
+  const sandbox = new Sandbox();
+  t.teardown(() => sandbox.cleanup());
+  const rootfs = copyRootfs(sandbox);
+  for (const dir of ['all-bits', 'private', 'given']) fs.mkdirSync(path.join(rootfs, dir));
+  fs.chmodSync(path.join(rootfs, 'all-bits'), 0o7777);
+  fs.chmodSync(path.join(rootfs, 'private'), 0o710);
+  fs.chmodSync(path.join(rootfs, 'given'), 0o710);
+  const tmpfs = (destination: string, options: string[] = []) => ({ destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', ...options] });
+  const script = 'for d in all-bits private given made; do echo $d=$(stat -c %a /$d) $(stat -f -c %T /$d); done';
+  const result = await runScript(sandbox, script, {
+    overrides: { root: { path: rootfs }, mounts: [proc, devTmpfs, tmpfs('/all-bits'), tmpfs('/private'), tmpfs('/given', ['mode=755']), tmpfs('/made')] },
+  });
+  t.equal(result.status, 0, result.stderr);
+  const seen = fields(result.stdout);
+  t.equal(seen['all-bits'], '7777 tmpfs', 'every bit of the mount point, setuid, setgid and sticky included');
+  t.equal(seen['private'], '710 tmpfs', "the mount point's 0710");
+  t.equal(seen['given'], '755 tmpfs', 'mode= in the options wins');
+  t.equal(seen['made'], '1777 tmpfs', "a mount point the runtime made: tmpfs's own default");
+  assertNothingLeft(t, sandbox);
+});
+
 t.test('maskedPaths and readonlyPaths', async (t) => {
   const sandbox = new Sandbox();
   t.teardown(() => sandbox.cleanup());

@@ -83,6 +83,7 @@ function mountStepOps(root: Slot, step: MountStep, plan: RootfsPlan, context: Ro
       data: labelled(step, plan.mountLabel),
       // A /dev/mqueue the kernel refuses here is not worth failing for, as in runc.
       ignoreErrno: step.type === 'mqueue' ? EPERM : 0,
+      modeOfTarget: step.type === 'tmpfs',
     }));
     if (step.copyUp) {
       // `target` is still the directory the tmpfs now covers: its contents go into the tmpfs.

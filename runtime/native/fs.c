@@ -60,6 +60,9 @@ void op_write_file(const struct op *op) {
 /* mount: ints flags, present (1 source, 2 fstype, 4 data), source slot, target slot, errno to ignore,
  * only after an ignored failure (1: made only when the op just before skipped an errno it ignores);
  * strs label, source, target, fstype, data. A slot (>= 0) stands for its /proc/self/fd path. */
+/* Set by open-in-root: whether it made the path it opened (mount's modeOfTarget asks). */
+static int last_open_created;
+
 void op_mount(const struct op *op) {
   if (op_int(op, 5) && !previous_ignored()) return;
   unsigned long flags = (unsigned long)op_int(op, 0);
@@ -77,6 +80,14 @@ void op_mount(const struct op *op) {
   }
   const char *fstype = present & 2 ? op_str(op, 3) : NULL;
   const char *data = present & 4 ? op_str(op, 4) : NULL;
+  /* modeOfTarget (a tmpfs): the mount point's mode, set-id and sticky bits included, unless the
+     data says otherwise (a later mode= wins) or the stage made the directory, as runc does. */
+  char with_mode[4096 + 16];
+  struct stat point;
+  if (op->n_ints > 6 && op_int(op, 6) && !last_open_created && op_int(op, 3) >= 0 && fstat(slot_fd(op, op_int(op, 3)), &point) == 0) {
+    snprintf(with_mode, sizeof with_mode, "mode=%04o%s%s", (unsigned)(point.st_mode & 07777), data && data[0] ? "," : "", data ? data : "");
+    data = with_mode;
+  }
   if (mount(source, target, fstype, flags, data) < 0) {
     if (op_int(op, 4) != 0 && errno == op_int(op, 4)) {
       note_ignored();
@@ -290,6 +301,7 @@ void op_open_in_root(const struct op *op) {
   }
   int64_t check = op_int(op, 3);
   int fd = try_open_in_root(op, root, path);
+  last_open_created = fd < 0;
   if (fd < 0) {
     if (kind == 0) {
       char detail[PATH_MAX + 64];

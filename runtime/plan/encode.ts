@@ -36,7 +36,7 @@ function fields(op: StageOp): { ints: IntField[]; strs: StrField[] } {
     case 'mount': {
       const present = (op.source !== null ? 1 : 0) | (op.fstype !== null ? 2 : 0) | (op.data !== null ? 4 : 0);
       return {
-        ints: [op.flags, present, slotOrNone(op.sourceFd), slotOrNone(op.targetFd), op.ignoreErrno, op.onlyAfterIgnored ? 1 : 0],
+        ints: [op.flags, present, slotOrNone(op.sourceFd), slotOrNone(op.targetFd), op.ignoreErrno, op.onlyAfterIgnored ? 1 : 0, op.modeOfTarget ? 1 : 0],
         strs: [op.source ?? '', op.target, op.fstype ?? '', op.data ?? ''],
       };
     }

@@ -35,6 +35,8 @@ export type StageOp =
   | {
     op: 'mount'; label: string; source: string | null; sourceFd: Slot | null; target: string; targetFd: Slot | null;
     fstype: string | null; flags: number; data: string | null; ignoreErrno: number; onlyAfterIgnored: boolean;
+    /** A tmpfs: mode= the mount point's mode first in data, unless the stage made the directory (runc). */
+    modeOfTarget: boolean;
   }
   /** umount2; a failure with one of ignoreErrno is no error (the next op may be its fallback). */
   | { op: 'umount'; label: string; target: string; flags: number; ignoreErrno: number[] }
@@ -124,7 +126,7 @@ export const OP_CODES: Record<OpName, number> = {
 /** A mount op with the usual defaults: no slots, no NULLs but the ones asked for, no errno ignored. */
 export function mountOp(label: string, fields: Partial<Extract<StageOp, { op: 'mount' }>> & { target: string }): StageOp {
   return {
-    op: 'mount', label, source: null, sourceFd: null, targetFd: null, fstype: null, flags: 0, data: null, ignoreErrno: 0, onlyAfterIgnored: false, ...fields,
+    op: 'mount', label, source: null, sourceFd: null, targetFd: null, fstype: null, flags: 0, data: null, ignoreErrno: 0, onlyAfterIgnored: false, modeOfTarget: false, ...fields,
   };
 }
 
