@@ -120,8 +120,7 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
       { op: 'await', label: 'waiting for tsrunc to record the container' },
       { op: 'wait-start', label: 'waiting for start', fifo },
     ];
-    // exec.fifo is reopened through /proc/self/fd: without a proc on the new root, before the root changes.
-    const waitEarly = plan.rootfs.chrootOnly || !plan.rootfs.procMounted;
+    const waitEarly = waitsForStartBeforeRoot(plan);
     const beforePivot: StageOp[] = [];
     if (plan.hooks?.runtimeHooks) {
       // runtime.md Lifecycle steps 3 and 4, run by tsrunc in the runtime namespace.
@@ -160,4 +159,18 @@ export function compileCreate(plan: ContainerPlan, seccomp: BuiltSeccomp | undef
   };
 
   return { fds: table.entries, spawn, init };
+}
+
+/** exec.fifo is reopened through /proc/self/fd: without a proc on the new root, before the root changes. */
+function waitsForStartBeforeRoot(plan: ContainerPlan): boolean {
+  return plan.rootfs.chrootOnly || !plan.rootfs.procMounted;
+}
+
+/**
+ * Whether the stage sends the pty master only after `start`: it waits for start before the root
+ * changes, and the pty comes from the container's devpts, after it (without a mount namespace
+ * it comes from the host's, before the wait).
+ */
+export function terminalAfterStart(plan: ContainerPlan): boolean {
+  return plan.console !== undefined && waitsForStartBeforeRoot(plan) && !plan.rootfs.chrootOnly;
 }

@@ -30,7 +30,7 @@ import { MovedNetDevices } from '../linux/net-devices.js';
 import { validateId } from './id.js';
 import { loadBundle } from './bundle.js';
 import { planContainer } from './plan-init.js';
-import { compileCreate, type CreateProgram, type InitFacts } from './compile-create.js';
+import { compileCreate, terminalAfterStart, type CreateProgram, type InitFacts } from './compile-create.js';
 import { passedFds } from './preserve-fds.js';
 import { checkHooks, hookState, runHooks, runHooksWarnOnly } from './hooks.js';
 import {
@@ -68,6 +68,8 @@ export interface CreatedContainer {
   pid: number;
   dir: string;
   child: WatchedProcess;
+  /** The pty master reaches a foreground terminal only after start (compile-create.ts). */
+  terminalAfterStart: boolean;
 }
 
 /** What the init's own /proc says, for the second half of its program. */
@@ -300,7 +302,7 @@ export async function createContainer(options: CreateOptions): Promise<CreatedCo
     if (!options.keepChild) init.unref();
     lock.release();
     lock = undefined;
-    return { pid, dir, child: init };
+    return { pid, dir, child: init, terminalAfterStart: terminalAfterStart(plan) };
   } catch (error) {
     await cleanUp(session, init, netDevices, cgroups, createdDir, config, options.id, bundle);
     throw error;

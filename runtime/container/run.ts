@@ -47,11 +47,13 @@ async function runWith(options: RunOptions, terminal: ForegroundTerminal | undef
   });
   let relayed: Promise<void> | undefined;
   try {
+    // Before start where the pty is there already, so that its settings (ONLCR) hold before the
+    // process writes. A stage that waits for start before its root changes with no proc on the
+    // new root makes it only after: then it is queued by the time start returns (exec.fifo
+    // closes at the stage's execve, after the pty was sent).
+    if (!created.terminalAfterStart) terminal?.receive();
     startContainer(options.root, options.id);
-    // After start: a stage that waits for start before its root changes (no mount namespace, or
-    // no proc on the new root) makes the pty only then. It is queued on the socket by the time
-    // start returns (the stage's exec.fifo closes at its execve, after the pty was sent).
-    terminal?.receive();
+    if (created.terminalAfterStart) terminal?.receive();
   } catch (error) {
     deleteContainer(options.root, options.id, true);
     throw error;
