@@ -13,7 +13,7 @@ import { fail } from './entry-common.js';
  * runtime's own failures need one a program rarely uses (a process that exits 1 would look
  * like "no such container"). Wrong usage, caught before anything is looked up, stays 1.
  */
-export const EXEC_FAILED_STATUS = 255;
+const EXEC_FAILED_STATUS = 255;
 
 export interface ExecArgs extends GlobalArgs {
   id: string;

@@ -310,16 +310,16 @@ export function planSeccomp(seccomp: OciSeccomp | undefined, container?: Seccomp
       ...(typeof metadata === 'string' ? { metadata } : {}),
       container: container ?? { ociVersion: SPEC_VERSION, id: '', bundle: '', annotations: {} },
     };
-    // The fd reaches the listener by this sendmsg: a NOTIFY on it would wait forever.
-    const notifiedSendmsg = rules.find((rule) => rule.names.includes('sendmsg') && isNotify(rule.action));
-    if (notifiedSendmsg) {
-      fail(`${notifiedSendmsg.path}/action`, "SCMP_ACT_NOTIFY cannot be used for sendmsg: tsrunc's init sends the notify fd to the listener with it");
-    }
-    // runc refuses it in the same words; here the startContainer hooks, run under the filter,
-    // get the container's state on stdin by write.
-    const notifiedWrite = rules.find((rule) => rule.names.includes('write') && isNotify(rule.action));
-    if (notifiedWrite) {
-      fail(`${notifiedWrite.path}/action`, "SCMP_ACT_NOTIFY cannot be used for the write syscall: tsrunc's init writes the state to each startContainer hook after loading the filter");
+    // Syscalls the init itself makes after loading the filter, which a NOTIFY would make wait on
+    // the listener: sendmsg hands it the fd; write gives each startContainer hook the state
+    // (runc refuses NOTIFY on write in the same words).
+    const ownSyscalls: [string, string, string][] = [
+      ['sendmsg', 'sendmsg', "tsrunc's init sends the notify fd to the listener with it"],
+      ['write', 'the write syscall', "tsrunc's init writes the state to each startContainer hook after loading the filter"],
+    ];
+    for (const [syscall, named, why] of ownSyscalls) {
+      const notified = rules.find((rule) => rule.names.includes(syscall) && isNotify(rule.action));
+      if (notified) fail(`${notified.path}/action`, `SCMP_ACT_NOTIFY cannot be used for ${named}: ${why}`);
     }
     checkPostLoad(plan, 'sendmsg', denies,
       "tsrunc's init sends the notify fd to /linux/seccomp/listenerPath with sendmsg after loading the filter");
